@@ -1,0 +1,120 @@
+//! The `nusa-journal` command line: one binary for serving and for operators.
+
+use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::config::Settings;
+use crate::embedded::{ensure_demo_tenant, prepare, DEMO_SLUG};
+use crate::startup::{shutdown_signal, Application, Services};
+use crate::tenancy::provision::NewTenant;
+use crate::tenancy::registry::Registry;
+use crate::tenancy::slug::TenantSlug;
+
+#[derive(Debug, Parser)]
+#[command(name = "nusa-journal", version, about = "Multi-tenant double-entry bookkeeping, served as GraphQL")]
+pub struct Cli {
+    /// What to do; `serve` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (applies pending registry migrations first).
+    Serve,
+    /// Apply database migrations.
+    Migrate {
+        #[command(subcommand)]
+        target: MigrateTarget,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        action: TenantCommand,
+    },
+    /// Print the GraphQL schema (SDL) of the tenant API, or of the admin API.
+    Schema {
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateTarget {
+    /// Apply pending registry migrations.
+    Registry,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Provision a tenant: role, database, schema; prints its first API token.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "IDR")]
+        currency: String,
+        #[arg(long, default_value_t = 1)]
+        fiscal_year_start_month: i32,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Schema { admin } => {
+            let sdl = if admin { crate::graphql::admin::schema_for_sdl().sdl() } else { crate::graphql::tenant::schema().sdl() };
+            print!("{sdl}");
+            Ok(())
+        }
+        Command::Serve => serve().await,
+        Command::Migrate { target: MigrateTarget::Registry } => {
+            let prepared = prepare(&Settings::from_env()?).await?;
+            Registry::connect(&prepared.config.registry_url).await?.migrate().await?;
+            println!("registry migrations applied");
+            Ok(())
+        }
+        Command::Tenant { action: TenantCommand::Create { slug, name, currency, fiscal_year_start_month } } => {
+            let slug = TenantSlug::parse(&slug).map_err(|e| anyhow::anyhow!("invalid slug: {e}"))?;
+            let prepared = prepare(&Settings::from_env()?).await?;
+            let services = Services::connect(&prepared.config).await?;
+            let new = NewTenant { slug, name, base_currency: currency, fiscal_year_start_month };
+            let provisioned = services.provisioner.create(new).await?;
+            println!("created tenant {} ({})", provisioned.tenant.slug, provisioned.tenant.name);
+            println!("API token (shown once): {}", provisioned.token.expose_secret());
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+    let prepared = prepare(&settings).await?;
+    let app = Application::build(prepared.config.clone()).await?;
+    let base = format!("http://{}:{}", prepared.config.bind_addr.ip(), app.port());
+    if let Some(data_dir) = &prepared.data_dir {
+        let token = ensure_demo_tenant(app.services(), data_dir).await?;
+        println!("Nusa Journal listening on {base}");
+        println!("  embedded PostgreSQL and secrets in {}", data_dir.display());
+        println!("  demo company GraphiQL: {base}/{DEMO_SLUG}/graphql");
+        println!("  demo token: {}", token.expose_secret());
+        println!("  (send it as the header  Authorization: Bearer <token>)");
+        println!("  admin GraphiQL: {base}/admin/graphql  (admin token in {})", data_dir.join("admin-token").display());
+    }
+    if prepared.data_dir.is_none() {
+        println!("Nusa Journal listening on {base}");
+    }
+    app.run_until_stopped(shutdown_signal()).await?;
+    drop(prepared.cluster);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

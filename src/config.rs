@@ -1,0 +1,199 @@
+//! Settings, read from the environment once at start and validated with clear errors.
+//!
+//! [`Settings`] is what the environment says (much of it optional); [`ServiceConfig`]
+//! is the complete configuration a running service needs, produced by
+//! [`crate::embedded::prepare`] (which fills the gaps from the embedded default) or
+//! built directly by tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::tenancy::sealing::{MasterKey, Sealer};
+
+/// The environment as given. Only `config.rs` reads environment variables.
+#[derive(Debug)]
+pub struct Settings {
+    /// `REGISTRY_DATABASE_URL`; unset means the embedded local cluster.
+    pub registry_database_url: Option<SecretString>,
+    /// `TENANT_DB_HOST` / `TENANT_DB_PORT`: where tenant databases are created.
+    pub tenant_db_host: Option<String>,
+    pub tenant_db_port: Option<u16>,
+    /// `TENANT_DB_ADMIN_URL`: a role allowed to create roles and databases.
+    pub tenant_db_admin_url: Option<SecretString>,
+    /// `TENANT_DB_USERNAME_PREFIX`.
+    pub tenant_role_prefix: String,
+    /// `NUSA_MASTER_KEY` and `NUSA_OLD_MASTER_KEYS` (comma-separated), base64 32-byte keys.
+    pub master_key: Option<SecretString>,
+    pub old_master_keys: Option<SecretString>,
+    /// `NUSA_ADMIN_TOKEN`: bearer token of the admin API.
+    pub admin_token: Option<SecretString>,
+    /// `NUSA_DATA_DIR`: the embedded default's folder.
+    pub data_dir: PathBuf,
+    pub limits: TenancyLimits,
+    /// `BIND_ADDR`.
+    pub bind_addr: SocketAddr,
+}
+
+/// Bounds of the tenant connection manager.
+#[derive(Debug, Clone)]
+pub struct TenancyLimits {
+    /// `TENANT_CACHE_CAPACITY`: tenants with an open pool.
+    pub cache_capacity: usize,
+    /// `TENANT_POOL_MAX_CONNECTIONS`: connections per tenant pool.
+    pub pool_max_connections: u32,
+    /// `TENANT_STATEMENT_TIMEOUT_MS`: `statement_timeout` of every tenant connection.
+    pub statement_timeout: Duration,
+    /// `TENANT_CONNECT_TIMEOUT_MS`: how long opening a tenant connection may take.
+    pub connect_timeout: Duration,
+    /// `REGISTRY_CACHE_TTL_MS`: how long a cached registry row is trusted.
+    pub registry_cache_ttl: Duration,
+}
+
+impl Default for TenancyLimits {
+    fn default() -> Self {
+        TenancyLimits {
+            cache_capacity: 100,
+            pool_max_connections: 5,
+            statement_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            registry_cache_ttl: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a running service needs, with no gaps.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub registry_url: SecretString,
+    pub tenant_admin_url: SecretString,
+    pub tenant_db_host: String,
+    pub tenant_db_port: u16,
+    pub tenant_role_prefix: String,
+    pub sealer: Sealer,
+    pub admin_token: SecretString,
+    pub limits: TenancyLimits,
+    pub bind_addr: SocketAddr,
+}
+
+pub const DEFAULT_ROLE_PREFIX: &str = "nusa_tenant_";
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let defaults = TenancyLimits::default();
+        let limits = TenancyLimits {
+            cache_capacity: parse_var("TENANT_CACHE_CAPACITY")?.unwrap_or(defaults.cache_capacity),
+            pool_max_connections: parse_var("TENANT_POOL_MAX_CONNECTIONS")?.unwrap_or(defaults.pool_max_connections),
+            statement_timeout: parse_var("TENANT_STATEMENT_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.statement_timeout),
+            connect_timeout: parse_var("TENANT_CONNECT_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.connect_timeout),
+            registry_cache_ttl: parse_var("REGISTRY_CACHE_TTL_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.registry_cache_ttl),
+        };
+        if limits.cache_capacity == 0 || limits.pool_max_connections == 0 {
+            return Err(anyhow!("TENANT_CACHE_CAPACITY and TENANT_POOL_MAX_CONNECTIONS must be at least 1"));
+        }
+        let prefix = var("TENANT_DB_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.to_owned());
+        validate_role_prefix(&prefix)?;
+        Ok(Settings {
+            registry_database_url: var("REGISTRY_DATABASE_URL").map(SecretString::from),
+            tenant_db_host: var("TENANT_DB_HOST"),
+            tenant_db_port: parse_var("TENANT_DB_PORT")?,
+            tenant_db_admin_url: var("TENANT_DB_ADMIN_URL").map(SecretString::from),
+            tenant_role_prefix: prefix,
+            master_key: var("NUSA_MASTER_KEY").map(SecretString::from),
+            old_master_keys: var("NUSA_OLD_MASTER_KEYS").map(SecretString::from),
+            admin_token: var("NUSA_ADMIN_TOKEN").map(SecretString::from),
+            data_dir: var("NUSA_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".nusa")),
+            limits,
+            bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+        })
+    }
+
+    /// Completes the settings against a known registry URL (given, or the embedded cluster's).
+    pub fn complete(
+        &self,
+        registry_url: SecretString,
+        master_key: &SecretString,
+        admin_token: SecretString,
+    ) -> anyhow::Result<ServiceConfig> {
+        let parsed = url::Url::parse(registry_url.expose_secret())
+            .map_err(|_| anyhow!("REGISTRY_DATABASE_URL is not a valid postgres:// URL"))?;
+        let sealer = build_sealer(master_key, self.old_master_keys.as_ref())?;
+        if admin_token.expose_secret().len() < 16 {
+            return Err(anyhow!("NUSA_ADMIN_TOKEN must be at least 16 characters"));
+        }
+        Ok(ServiceConfig {
+            tenant_db_host: self
+                .tenant_db_host
+                .clone()
+                .or_else(|| parsed.host_str().map(str::to_owned))
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            tenant_db_port: self.tenant_db_port.or(parsed.port()).unwrap_or(5432),
+            tenant_admin_url: self.tenant_db_admin_url.clone().unwrap_or_else(|| registry_url.clone()),
+            registry_url,
+            tenant_role_prefix: self.tenant_role_prefix.clone(),
+            sealer,
+            admin_token,
+            limits: self.limits.clone(),
+            bind_addr: self.bind_addr,
+        })
+    }
+}
+
+/// Builds the sealer from the current key and the comma-separated old keys.
+pub fn build_sealer(master_key: &SecretString, old_keys: Option<&SecretString>) -> anyhow::Result<Sealer> {
+    let current = MasterKey::from_base64(master_key.expose_secret()).context("NUSA_MASTER_KEY")?;
+    let old = old_keys
+        .map(|keys| keys.expose_secret().split(',').filter(|k| !k.trim().is_empty()).map(MasterKey::from_base64).collect())
+        .transpose()
+        .context("NUSA_OLD_MASTER_KEYS")?
+        .unwrap_or_default();
+    Ok(Sealer::new(current, old))
+}
+
+/// A role prefix goes into DDL: it must be a plain lower-case identifier start.
+fn validate_role_prefix(prefix: &str) -> anyhow::Result<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= 12
+        && prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(anyhow!("TENANT_DB_USERNAME_PREFIX must be 1 to 12 characters of a-z, 0-9 and _, starting with a letter"))
+    }
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    var(name).map(|raw| raw.trim().parse::<T>().map_err(|e| anyhow!("{name}={raw:?} is invalid: {e}"))).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_prefix_rules() {
+        assert!(validate_role_prefix("nusa_tenant_").is_ok());
+        assert!(validate_role_prefix("t1_").is_ok());
+        for bad in ["", "Nusa", "1abc", "a\"b", "nusa-tenant", "much_too_long_prefix_"] {
+            assert!(validate_role_prefix(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! The embedded default: with no `REGISTRY_DATABASE_URL`, the service runs on a
+//! PostgreSQL cluster of its own under the data folder (default `./.nusa`), with a
+//! master key and admin token generated once and kept there (mode 0600), and a demo
+//! tenant `pt-demo` provisioned on the first run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{ServiceConfig, Settings};
+use crate::local_postgres::{write_private, ClusterOptions, LocalCluster};
+use crate::startup::Services;
+use crate::tenancy::provision::NewTenant;
+use crate::tenancy::registry::connect_pool;
+use crate::tenancy::sealing::MasterKey;
+use crate::tenancy::slug::TenantSlug;
+use crate::tenancy::tokens::Scope;
+
+/// The registry database inside the embedded cluster.
+const REGISTRY_DB: &str = "nusa_registry";
+pub const DEMO_SLUG: &str = "pt-demo";
+pub const DEMO_NAME: &str = "PT Demo Nusantara";
+
+/// A complete configuration, and the local cluster when we run on the embedded default.
+pub struct Prepared {
+    pub config: ServiceConfig,
+    /// Stops the cluster (if this process started it) when dropped.
+    pub cluster: Option<LocalCluster>,
+    /// The data folder, when running on the embedded default.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Turns settings into a complete configuration, starting the embedded cluster if needed.
+pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
+    if let Some(url) = &settings.registry_database_url {
+        let master_key = settings
+            .master_key
+            .clone()
+            .ok_or_else(|| anyhow!("NUSA_MASTER_KEY is required when REGISTRY_DATABASE_URL is set"))?;
+        let admin_token = settings
+            .admin_token
+            .clone()
+            .ok_or_else(|| anyhow!("NUSA_ADMIN_TOKEN is required when REGISTRY_DATABASE_URL is set"))?;
+        let config = settings.complete(url.clone(), &master_key, admin_token)?;
+        return Ok(Prepared { config, cluster: None, data_dir: None });
+    }
+
+    let data_dir = settings.data_dir.clone();
+    fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    let options = ClusterOptions { root: data_dir.join("postgres"), durable: true };
+    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
+    ensure_database(&cluster.superuser_url("postgres"), REGISTRY_DB).await?;
+    let master_key = match &settings.master_key {
+        Some(key) => key.clone(),
+        None => read_or_create_secret(&data_dir.join("master.key"), MasterKey::generate_base64)?,
+    };
+    let admin_token = match &settings.admin_token {
+        Some(token) => token.clone(),
+        None => read_or_create_secret(&data_dir.join("admin-token"), || {
+            crate::tenancy::tokens::generate_token().expose_secret().replacen("nj_", "nja_", 1)
+        })?,
+    };
+    let config = settings.complete(cluster.superuser_url(REGISTRY_DB), &master_key, admin_token)?;
+    Ok(Prepared { config, cluster: Some(cluster), data_dir: Some(data_dir) })
+}
+
+/// Creates database `name` if it does not exist.
+pub async fn ensure_database(admin_url: &SecretString, name: &str) -> anyhow::Result<()> {
+    let admin = connect_pool(admin_url, "nusa-journal-setup", 1).await?;
+    let exists = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        // `name` is one of our constants or a test's generated [a-z0-9_] name.
+        admin.execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#)).await?;
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<SecretString> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        return Ok(SecretString::from(existing.trim().to_owned()));
+    }
+    let value = generate();
+    write_private(path, &value)?;
+    Ok(SecretString::from(value))
+}
+
+/// Provisions `pt-demo` on the first run and returns a working token for it. The
+/// token is kept in the data folder (0600) so later runs can print it again.
+pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow::Result<SecretString> {
+    let token_file = data_dir.join("demo-token");
+    if let Ok(token) = fs::read_to_string(&token_file) {
+        return Ok(SecretString::from(token.trim().to_owned()));
+    }
+    let slug = TenantSlug::parse(DEMO_SLUG).map_err(|e| anyhow!(e))?;
+    let token = match services.registry.tenant_by_slug(&slug).await? {
+        None => {
+            tracing::info!("first run: provisioning the demo tenant {DEMO_SLUG}");
+            services.provisioner.create(NewTenant::new(slug, DEMO_NAME)).await?.token
+        }
+        Some(tenant) => {
+            let (_, token) =
+                services.registry.create_token(services.registry.db(), tenant.id, "demo", &[Scope::Read, Scope::Write]).await?;
+            token
+        }
+    };
+    write_private(&token_file, token.expose_secret())?;
+    Ok(token)
+}

@@ -1,0 +1,3 @@
+pub mod api_tokens;
+pub mod tenant_events;
+pub mod tenants;

@@ -1,0 +1,154 @@
+//! Tenants: list, read, create.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::admin_context;
+use crate::entities::registry::tenants::{self as entity, TenantStatus};
+use crate::error::Error;
+use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::tenancy::provision::NewTenant;
+use crate::tenancy::slug::TenantSlug;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "TenantStatus")]
+pub enum TenantStatusGql {
+    Provisioning,
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl From<TenantStatus> for TenantStatusGql {
+    fn from(s: TenantStatus) -> Self {
+        match s {
+            TenantStatus::Provisioning => TenantStatusGql::Provisioning,
+            TenantStatus::Active => TenantStatusGql::Active,
+            TenantStatus::Suspended => TenantStatusGql::Suspended,
+            TenantStatus::Deleted => TenantStatusGql::Deleted,
+        }
+    }
+}
+
+impl From<TenantStatusGql> for TenantStatus {
+    fn from(s: TenantStatusGql) -> Self {
+        match s {
+            TenantStatusGql::Provisioning => TenantStatus::Provisioning,
+            TenantStatusGql::Active => TenantStatus::Active,
+            TenantStatusGql::Suspended => TenantStatus::Suspended,
+            TenantStatusGql::Deleted => TenantStatus::Deleted,
+        }
+    }
+}
+
+/// A company served by the platform. Never exposes database credentials.
+#[derive(SimpleObject)]
+pub struct Tenant {
+    pub id: ID,
+    pub slug: String,
+    pub name: String,
+    pub status: TenantStatusGql,
+    pub status_reason: Option<String>,
+    pub db_host: String,
+    pub db_name: String,
+    pub schema_version: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<entity::Model> for Tenant {
+    fn from(m: entity::Model) -> Self {
+        Tenant {
+            id: ID(m.id.to_string()),
+            slug: m.slug,
+            name: m.name,
+            status: m.status.into(),
+            status_reason: m.status_reason,
+            db_host: m.db_host,
+            db_name: m.db_name,
+            schema_version: m.schema_version,
+            created_at: m.created_at.with_timezone(&Utc),
+            updated_at: m.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    pub slug: String,
+    pub name: String,
+    #[graphql(default = "id-sak-emkm")]
+    pub coa_template: String,
+    #[graphql(default = "IDR")]
+    pub base_currency: String,
+    #[graphql(default = 1)]
+    pub fiscal_year_start_month: i32,
+}
+
+#[derive(SimpleObject)]
+pub struct CreateTenantPayload {
+    pub tenant: Tenant,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+pub type TenantConnection = Connection<String, Tenant, ConnectionTotals>;
+
+pub(crate) fn parse_slug(raw: &str) -> Result<TenantSlug, Error> {
+    TenantSlug::parse(raw).map_err(|why| Error::bad_input("slug", why))
+}
+
+#[derive(Default)]
+pub struct TenantsQuery;
+
+#[Object]
+impl TenantsQuery {
+    /// Tenants ordered by slug.
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<TenantStatusGql>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<TenantConnection> {
+        let admin = admin_context(ctx)?;
+        let limit = page_size(first, 50)?;
+        let status = status.map(TenantStatus::from);
+        let mut rows = admin.registry.tenants(status, limit + 1, after.as_deref()).await?;
+        let total_count = admin.registry.count_tenants(status).await?;
+        let has_next = rows.len() as u64 > limit;
+        rows.truncate(limit as usize);
+        let mut connection = Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
+        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.slug.clone(), Tenant::from(row))));
+        Ok(connection)
+    }
+
+    async fn tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tenant>> {
+        let admin = admin_context(ctx)?;
+        let Ok(slug) = TenantSlug::parse(&slug) else { return Ok(None) };
+        Ok(admin.registry.tenant_by_slug(&slug).await?.map(Tenant::from))
+    }
+}
+
+#[derive(Default)]
+pub struct TenantsMutation;
+
+#[Object]
+impl TenantsMutation {
+    /// Provisions a tenant: role, database, schema, chart of accounts. Returns its first token.
+    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> async_graphql::Result<CreateTenantPayload> {
+        let admin = admin_context(ctx)?;
+        let new = NewTenant {
+            slug: parse_slug(&input.slug)?,
+            name: input.name,
+            base_currency: input.base_currency,
+            fiscal_year_start_month: input.fiscal_year_start_month,
+        };
+        let provisioned = admin.provisioner.create(new).await?;
+        Ok(CreateTenantPayload {
+            tenant: provisioned.tenant.into(),
+            token: secrecy::ExposeSecret::expose_secret(&provisioned.token).to_owned(),
+        })
+    }
+}

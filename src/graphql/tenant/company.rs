@@ -1,0 +1,90 @@
+//! `company` and `updateCompany`.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use super::tenant_db;
+use crate::entities::tenant::company as entity;
+use crate::graphql::scalars::Date;
+use crate::ledger::company::{self as service, Change, CompanyChanges};
+
+/// The company whose books these are.
+#[derive(SimpleObject)]
+pub struct Company {
+    pub id: ID,
+    pub name: String,
+    pub legal_name: Option<String>,
+    /// NPWP, digits only.
+    pub tax_id: Option<String>,
+    /// ISO 4217, default "IDR".
+    pub base_currency: String,
+    /// 1..12
+    pub fiscal_year_start_month: i32,
+    /// No posting on or before this date.
+    pub lock_date: Option<Date>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<entity::Model> for Company {
+    fn from(m: entity::Model) -> Self {
+        Company {
+            id: ID(m.id.to_string()),
+            name: m.name,
+            legal_name: m.legal_name,
+            tax_id: m.tax_id,
+            base_currency: m.base_currency,
+            fiscal_year_start_month: i32::from(m.fiscal_year_start_month),
+            lock_date: m.lock_date.map(Date),
+            created_at: m.created_at.with_timezone(&Utc),
+            updated_at: m.updated_at.with_timezone(&Utc),
+        }
+    }
+}
+
+/// Fields left out are kept; `legalName`, `taxId` and `lockDate` set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateCompanyInput {
+    pub name: Option<String>,
+    pub legal_name: MaybeUndefined<String>,
+    pub tax_id: MaybeUndefined<String>,
+    pub fiscal_year_start_month: Option<i32>,
+    pub lock_date: MaybeUndefined<Date>,
+}
+
+fn change<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Change<U> {
+    match value {
+        MaybeUndefined::Undefined => Change::Keep,
+        MaybeUndefined::Null => Change::Clear,
+        MaybeUndefined::Value(v) => Change::Set(map(v)),
+    }
+}
+
+#[derive(Default)]
+pub struct CompanyQuery;
+
+#[Object]
+impl CompanyQuery {
+    async fn company(&self, ctx: &Context<'_>) -> async_graphql::Result<Company> {
+        let db = tenant_db(ctx)?;
+        Ok(service::company(&db.conn).await?.into())
+    }
+}
+
+#[derive(Default)]
+pub struct CompanyMutation;
+
+#[Object]
+impl CompanyMutation {
+    async fn update_company(&self, ctx: &Context<'_>, input: UpdateCompanyInput) -> async_graphql::Result<Company> {
+        let db = tenant_db(ctx)?;
+        let changes = CompanyChanges {
+            name: input.name,
+            legal_name: change(input.legal_name, |v| v),
+            tax_id: change(input.tax_id, |v| v),
+            fiscal_year_start_month: input.fiscal_year_start_month,
+            lock_date: change(input.lock_date, |d| d.0),
+        };
+        Ok(service::update_company(&db.conn, changes).await?.into())
+    }
+}

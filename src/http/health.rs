@@ -1,0 +1,28 @@
+//! Liveness and readiness.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+
+use super::AppState;
+use crate::error::graphql_error_body;
+
+/// 200 while the process serves.
+pub async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// 200 when the registry database answers, 503 otherwise.
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.registry.is_ready().await {
+        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" })))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "registry unavailable" })))
+    }
+}
+
+/// Unknown paths, in the same error format as everything else.
+pub async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(graphql_error_body("no such route; tenants are served at /{tenant}/graphql", "NOT_FOUND")))
+}

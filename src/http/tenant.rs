@@ -1,0 +1,58 @@
+//! `POST /{tenant}/graphql` and its GraphiQL page: slug -> registry -> token ->
+//! tenant pool -> `TenantDb` in the request -> the tenant schema.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::auth::verify_tenant_token;
+use super::body::parse_graphql_body;
+use super::AppState;
+use crate::entities::registry::tenants::TenantStatus;
+use crate::error::{Error, Result};
+use crate::graphql::tenant::TenantDb;
+use crate::tenancy::slug::TenantSlug;
+
+fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
+    let Path(raw) = path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
+    TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
+}
+
+pub async fn graphql(
+    State(state): State<AppState>,
+    path: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
+    let slug = parse_slug(path)?;
+    let tenant = state.registry.tenant_by_slug(&slug).await?.ok_or(Error::TenantNotFound)?;
+    match tenant.status {
+        TenantStatus::Deleted => return Err(Error::TenantNotFound),
+        TenantStatus::Provisioning => return Err(Error::TenantUnavailable("the tenant is still being provisioned".into())),
+        TenantStatus::Active | TenantStatus::Suspended => {}
+    }
+    let scopes = verify_tenant_token(&state.registry, &tenant, &headers).await?;
+    if tenant.status == TenantStatus::Suspended {
+        return Err(Error::TenantSuspended);
+    }
+    let request = parse_graphql_body(body)?;
+    let lease = state.connections.get(&tenant).await?;
+    let request = request.data(TenantDb { slug: tenant.slug.clone(), conn: lease.conn.clone(), scopes });
+    let response = state.tenant_schema.execute_batch(request).await;
+    drop(lease);
+    Ok(async_graphql_axum::GraphQLResponse::from(response).into_response())
+}
+
+/// GraphiQL pointed at this tenant. The page needs no token; queries from it do.
+pub async fn graphiql(path: std::result::Result<Path<String>, PathRejection>) -> Result<Html<String>> {
+    let slug = parse_slug(path)?;
+    let endpoint = format!("/{slug}/graphql");
+    Ok(Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint(&endpoint)
+            .title(&format!("Nusa Journal — {slug}"))
+            .finish(),
+    ))
+}

@@ -1,0 +1,92 @@
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+
+use crate::entities::tenant::company;
+use crate::error::{Error, Result};
+
+/// A change to a field that may also be cleared.
+#[derive(Debug, Clone, Default)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+/// Changes to the company; `Keep` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyChanges {
+    pub name: Option<String>,
+    pub legal_name: Change<String>,
+    pub tax_id: Change<String>,
+    pub fiscal_year_start_month: Option<i32>,
+    pub lock_date: Change<NaiveDate>,
+}
+
+pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
+    company::Entity::find()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))
+}
+
+pub async fn update_company(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
+    let current = company(db).await?;
+    let mut row: company::ActiveModel = current.into();
+    if let Some(name) = changes.name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::bad_input("input.name", "a company name has 1 to 200 characters"));
+        }
+        row.name = Set(name.to_owned());
+    }
+    match changes.legal_name {
+        Change::Keep => {}
+        Change::Clear => row.legal_name = Set(None),
+        Change::Set(legal) => row.legal_name = Set(Some(legal.trim().to_owned()).filter(|s| !s.is_empty())),
+    }
+    match changes.tax_id {
+        Change::Keep => {}
+        Change::Clear => row.tax_id = Set(None),
+        Change::Set(raw) => row.tax_id = Set(Some(normalize_npwp(&raw)?)),
+    }
+    if let Some(month) = changes.fiscal_year_start_month {
+        if !(1..=12).contains(&month) {
+            return Err(Error::bad_input("input.fiscalYearStartMonth", "a month from 1 to 12"));
+        }
+        row.fiscal_year_start_month = Set(month as i16);
+    }
+    match changes.lock_date {
+        Change::Keep => {}
+        Change::Clear => row.lock_date = Set(None),
+        Change::Set(date) => row.lock_date = Set(Some(date)),
+    }
+    row.updated_at = Set(Utc::now().into());
+    Ok(row.update(db).await?)
+}
+
+/// An NPWP (Indonesian tax id): 15 digits (the classic `99.999.999.9-999.999`) or 16
+/// (the NIK-based form used since 2024). Dots, dashes and spaces are dropped; the
+/// digits are stored.
+pub fn normalize_npwp(raw: &str) -> Result<String> {
+    let digits: String = raw.chars().filter(|c| !matches!(c, '.' | '-' | ' ')).collect();
+    if digits.chars().all(|c| c.is_ascii_digit()) && matches!(digits.len(), 15 | 16) {
+        Ok(digits)
+    } else {
+        Err(Error::bad_input("input.taxId", "an NPWP has 15 or 16 digits (dots and dashes allowed)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npwp_forms() {
+        assert_eq!(normalize_npwp("01.234.567.8-901.000").ok(), Some("012345678901000".into()));
+        assert_eq!(normalize_npwp("3201234567890001").ok(), Some("3201234567890001".into()));
+        for bad in ["", "12345", "01.234.567.8-901.00x", "12345678901234567"] {
+            assert!(normalize_npwp(bad).is_err(), "{bad}");
+        }
+    }
+}

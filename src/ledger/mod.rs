@@ -1,0 +1,5 @@
+//! The books: accounting rules and the services resolvers call. Functions here take
+//! `&impl ConnectionTrait`, the tenant's own database, and know nothing of HTTP.
+
+/// The company row: settings that rule the books (currency, fiscal year, lock date).
+pub mod company;

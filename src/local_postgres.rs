@@ -1,0 +1,380 @@
+//! A PostgreSQL cluster of our own, started from the binaries installed on the machine.
+//!
+//! Used by the embedded default (`cargo run` with no configuration) and by the test
+//! harness. PostgreSQL refuses to run as root, so when we are root the cluster is
+//! created and run as the `postgres` system user. The server runs in its own process
+//! group (a terminal's Ctrl-C reaches us, and we stop it in order) and is started by a
+//! supervisor thread that asks the kernel to stop it if our process dies.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{Gid, Pid, Uid, User};
+use rand::distributions::{Alphanumeric, DistString};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The message for a machine without PostgreSQL: what to install or what to set.
+pub const MISSING_POSTGRES: &str = "no PostgreSQL binaries found (looked at `pg_config --bindir` and \
+/usr/lib/postgresql/*/bin). Install them with `apt-get install postgresql` (the service starts a \
+cluster of its own), or set REGISTRY_DATABASE_URL to use an existing PostgreSQL server.";
+
+/// Where the PostgreSQL server programs (`initdb`, `postgres`, `pg_dump`, ...) live.
+#[derive(Debug, Clone)]
+pub struct PgBinaries {
+    bindir: PathBuf,
+}
+
+impl PgBinaries {
+    /// `pg_config --bindir` if it has `initdb`, else the newest `/usr/lib/postgresql/*/bin`.
+    pub fn locate() -> anyhow::Result<Self> {
+        let from_pg_config = Command::new("pg_config")
+            .arg("--bindir")
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        let mut candidates: Vec<PathBuf> = from_pg_config.into_iter().collect();
+        let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                Some((version, entry.path().join("bin")))
+            })
+            .collect();
+        versioned.sort_by(|a, b| b.0.cmp(&a.0));
+        candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
+        candidates
+            .into_iter()
+            .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+            .map(|bindir| PgBinaries { bindir })
+            .ok_or_else(|| anyhow!(MISSING_POSTGRES))
+    }
+
+    pub fn tool(&self, name: &str) -> PathBuf {
+        self.bindir.join(name)
+    }
+}
+
+/// How a cluster is run.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Folder holding `pgdata/`, `postgres.log` and the superuser password.
+    pub root: PathBuf,
+    /// `false` turns fsync off: for throwaway test clusters only.
+    pub durable: bool,
+}
+
+/// A running cluster, started by us or found already running in `root`.
+pub struct LocalCluster {
+    port: u16,
+    superuser_password: SecretString,
+    root: PathBuf,
+    /// Present when we started the server, and so must stop it.
+    server: Option<Supervisor>,
+}
+
+const SUPERUSER: &str = "postgres";
+
+impl LocalCluster {
+    /// Starts the cluster in `options.root`, creating it on first use; reuses a server
+    /// already running there.
+    pub fn start_or_reuse(options: &ClusterOptions) -> anyhow::Result<Self> {
+        let binaries = PgBinaries::locate()?;
+        let root = &options.root;
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        let run_as = RunAs::detect()?;
+        if run_as.is_some() {
+            // The postgres user must be able to traverse to pgdata; nothing else here is readable.
+            fs::set_permissions(root, fs::Permissions::from_mode(0o711))?;
+        }
+        let data = root.join("pgdata");
+        let password_file = root.join("superuser-password");
+        if !data.join("PG_VERSION").exists() {
+            initdb(&binaries, &data, &password_file, run_as.as_ref(), options.durable)?;
+        }
+        let superuser_password = SecretString::from(
+            fs::read_to_string(&password_file)
+                .with_context(|| format!("reading {}", password_file.display()))?
+                .trim()
+                .to_owned(),
+        );
+        if let Some(port) = running_port(&data) {
+            if pg_isready(&binaries, port) {
+                tracing::info!(port, data = %data.display(), "reusing the running local PostgreSQL");
+                return Ok(LocalCluster { port, superuser_password, root: root.clone(), server: None });
+            }
+        }
+        let port = free_port()?;
+        let server = start_server(&binaries, &data, &root.join("postgres.log"), port, run_as.as_ref(), options.durable)?;
+        Ok(LocalCluster { port, superuser_password, root: root.clone(), server: Some(server) })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A superuser URL for database `db`. It holds the password: keep it in a `SecretString`.
+    pub fn superuser_url(&self, db: &str) -> SecretString {
+        SecretString::from(format!(
+            "postgres://{SUPERUSER}:{}@127.0.0.1:{}/{db}",
+            self.superuser_password.expose_secret(),
+            self.port
+        ))
+    }
+
+    /// True when this value started the server (and will stop it).
+    pub fn owns_server(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// Stops the server if we started it (fast shutdown), and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The `postgres` system user we switch to when running as root.
+struct RunAs {
+    uid: Uid,
+    gid: Gid,
+}
+
+impl RunAs {
+    fn detect() -> anyhow::Result<Option<RunAs>> {
+        if !Uid::effective().is_root() {
+            return Ok(None);
+        }
+        let user = User::from_name("postgres")?
+            .ok_or_else(|| anyhow!("running as root, but there is no `postgres` system user to run PostgreSQL as"))?;
+        Ok(Some(RunAs { uid: user.uid, gid: user.gid }))
+    }
+
+    fn apply(&self, cmd: &mut Command) {
+        cmd.uid(self.uid.as_raw()).gid(self.gid.as_raw());
+    }
+
+    fn chown(&self, path: &Path) -> anyhow::Result<()> {
+        nix::unistd::chown(path, Some(self.uid), Some(self.gid)).with_context(|| format!("chown {}", path.display()))
+    }
+}
+
+fn initdb(
+    binaries: &PgBinaries,
+    data: &Path,
+    password_file: &Path,
+    run_as: Option<&RunAs>,
+    durable: bool,
+) -> anyhow::Result<()> {
+    fs::create_dir_all(data)?;
+    fs::set_permissions(data, fs::Permissions::from_mode(0o700))?;
+    let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
+    write_private(password_file, &password)?;
+    // initdb reads the password from a file the cluster's user can read; removed right after.
+    let pwfile = data.parent().unwrap_or(data).join(".initdb-pwfile");
+    write_private(&pwfile, &password)?;
+    let mut cmd = Command::new(binaries.tool("initdb"));
+    cmd.arg("-D")
+        .arg(data)
+        .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=scram-sha-256", "--no-instructions"])
+        .arg(format!("--pwfile={}", pwfile.display()))
+        .current_dir(data.parent().unwrap_or(data))
+        .stdout(Stdio::null());
+    if !durable {
+        cmd.arg("--no-sync");
+    }
+    if let Some(run_as) = run_as {
+        run_as.chown(data)?;
+        run_as.chown(&pwfile)?;
+        run_as.apply(&mut cmd);
+    }
+    let output = cmd.output().context("running initdb")?;
+    let _ = fs::remove_file(&pwfile);
+    if !output.status.success() {
+        let _ = fs::remove_dir_all(data);
+        bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(())
+}
+
+/// Writes a file only its owner can read (mode 0600).
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+/// The port of a live postmaster in `data`, read from `postmaster.pid`.
+fn running_port(data: &Path) -> Option<u16> {
+    let pid_file = fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    let mut lines = pid_file.lines();
+    let pid: i32 = lines.next()?.trim().parse().ok()?;
+    kill(Pid::from_raw(pid), None).ok()?;
+    lines.nth(2)?.trim().parse().ok()
+}
+
+fn pg_isready(binaries: &PgBinaries, port: u16) -> bool {
+    Command::new(binaries.tool("pg_isready"))
+        .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", "1"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn start_server(
+    binaries: &PgBinaries,
+    data: &Path,
+    log: &Path,
+    port: u16,
+    run_as: Option<&RunAs>,
+    durable: bool,
+) -> anyhow::Result<Supervisor> {
+    let log_file = OpenOptions::new().create(true).append(true).open(log)?;
+    let mut cmd = Command::new(binaries.tool("postgres"));
+    cmd.arg("-D").arg(data).args(["-p", &port.to_string()]);
+    for setting in [
+        "listen_addresses=127.0.0.1",
+        "unix_socket_directories=",
+        "max_connections=300",
+        "shared_buffers=128MB",
+    ] {
+        cmd.args(["-c", setting]);
+    }
+    if !durable {
+        for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
+            cmd.args(["-c", setting]);
+        }
+    }
+    cmd.current_dir(data)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .process_group(0);
+    if let Some(run_as) = run_as {
+        run_as.apply(&mut cmd);
+    }
+    let server = Supervisor::spawn(cmd)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !pg_isready(binaries, port) {
+        if server.has_exited() || Instant::now() > deadline {
+            server.stop();
+            bail!("PostgreSQL did not start; its log ({}) ends with:\n{}", log.display(), log_tail(log));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Owns the server process from a dedicated thread. The kernel's parent-death signal
+/// is tied to the thread that forked, so that thread lives exactly as long as the
+/// server should: if our process dies, the server gets SIGQUIT and goes too.
+struct Supervisor {
+    pid: Pid,
+    stop_tx: mpsc::Sender<()>,
+    done_rx: mpsc::Receiver<()>,
+}
+
+impl Supervisor {
+    fn spawn(mut cmd: Command) -> anyhow::Result<Supervisor> {
+        let (pid_tx, pid_rx) = mpsc::channel();
+        let (stop_tx, stop_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::Builder::new().name("postgres-supervisor".into()).spawn(move || {
+            // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = match cmd.spawn() {
+                Ok(child) => child,
+                Err(err) => {
+                    let _ = pid_tx.send(Err(err));
+                    return;
+                }
+            };
+            let _ = pid_tx.send(Ok(child.id()));
+            // Wait for a stop request (or for the owner to go away).
+            let _ = stop_rx.recv();
+            let pid = Pid::from_raw(child.id() as i32);
+            let _ = kill(pid, Signal::SIGINT); // fast shutdown: roll back, close, exit
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while matches!(child.try_wait(), Ok(None)) {
+                if Instant::now() > deadline {
+                    let _ = kill(pid, Signal::SIGQUIT);
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = done_tx.send(());
+        })?;
+        let pid = pid_rx.recv().map_err(|_| anyhow!("supervisor thread died"))?.context("starting postgres")?;
+        Ok(Supervisor { pid: Pid::from_raw(pid as i32), stop_tx, done_rx })
+    }
+
+    fn has_exited(&self) -> bool {
+        kill(self.pid, None).is_err() || is_zombie(self.pid)
+    }
+
+    fn stop(self) {
+        let _ = self.stop_tx.send(());
+        let _ = self.done_rx.recv_timeout(Duration::from_secs(30));
+    }
+}
+
+fn is_zombie(pid: Pid) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Removes a folder left by a throwaway cluster (tests).
+pub fn remove_tree(path: &Path) {
+    let _ = fs::remove_dir_all(path);
+}
+

@@ -1,0 +1,114 @@
+//! Building the application from its configuration, binding, serving, shutting down.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::ServiceConfig;
+use crate::graphql::{admin, tenant};
+use crate::http::{router, AppInner, AppState};
+use crate::tenancy::connections::TenantConnections;
+use crate::tenancy::provision::Provisioner;
+use crate::tenancy::registry::{connect_pool, Registry};
+
+/// The long-lived parts of the service, shared by `serve` and the CLI commands.
+#[derive(Clone)]
+pub struct Services {
+    pub registry: Registry,
+    pub provisioner: Provisioner,
+    pub connections: Arc<TenantConnections>,
+}
+
+impl Services {
+    /// Connects to the registry (applying its pending migrations) and the admin database.
+    pub async fn connect(config: &ServiceConfig) -> anyhow::Result<Self> {
+        let registry = Registry::connect(&config.registry_url).await?;
+        registry.migrate().await?;
+        let admin = connect_pool(&config.tenant_admin_url, "nusa-journal-admin", 4).await?;
+        let provisioner = Provisioner::new(
+            registry.clone(),
+            admin,
+            config.sealer.clone(),
+            config.tenant_db_host.clone(),
+            config.tenant_db_port,
+            config.tenant_role_prefix.clone(),
+        );
+        let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
+        Ok(Services { registry, provisioner, connections })
+    }
+}
+
+/// A bound, ready-to-run server (port 0 in tests picks a free port).
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    state: AppState,
+    services: Services,
+}
+
+impl Application {
+    pub async fn build(config: ServiceConfig) -> anyhow::Result<Self> {
+        let services = Services::connect(&config).await?;
+        Self::with_services(config, services).await
+    }
+
+    pub async fn with_services(config: ServiceConfig, services: Services) -> anyhow::Result<Self> {
+        let admin_schema = admin::builder()
+            .data(admin::AdminContext {
+                registry: services.registry.clone(),
+                provisioner: services.provisioner.clone(),
+                connections: services.connections.clone(),
+            })
+            .finish();
+        let state = AppState(Arc::new(AppInner {
+            registry: services.registry.clone(),
+            connections: services.connections.clone(),
+            tenant_schema: tenant::schema(),
+            admin_schema,
+            admin_token: config.admin_token.clone(),
+        }));
+        let listener = TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+        let port = listener.local_addr()?.port();
+        Ok(Application { listener, port, state, services })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until `shutdown` completes, lets in-flight requests finish, then closes
+    /// every tenant pool.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let connections = self.services.connections.clone();
+        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
+        connections.close_all().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
