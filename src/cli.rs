@@ -11,7 +11,11 @@ use crate::tenancy::registry::Registry;
 use crate::tenancy::slug::TenantSlug;
 
 #[derive(Debug, Parser)]
-#[command(name = "nusa-journal", version, about = "Multi-tenant double-entry bookkeeping, served as GraphQL")]
+#[command(
+    name = "nusa-journal",
+    version,
+    about = "Multi-tenant double-entry bookkeeping, served as GraphQL"
+)]
 pub struct Cli {
     /// What to do; `serve` when left out.
     #[command(subcommand)]
@@ -62,25 +66,54 @@ pub enum TenantCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Schema { admin } => {
-            let sdl = if admin { crate::graphql::admin::schema_for_sdl().sdl() } else { crate::graphql::tenant::schema().sdl() };
+            let sdl = if admin {
+                crate::graphql::admin::schema_for_sdl().sdl()
+            } else {
+                crate::graphql::tenant::schema().sdl()
+            };
             print!("{sdl}");
             Ok(())
         }
         Command::Serve => serve().await,
-        Command::Migrate { target: MigrateTarget::Registry } => {
+        Command::Migrate {
+            target: MigrateTarget::Registry,
+        } => {
             let prepared = prepare(&Settings::from_env()?).await?;
-            Registry::connect(&prepared.config.registry_url).await?.migrate().await?;
+            Registry::connect(&prepared.config.registry_url)
+                .await?
+                .migrate()
+                .await?;
             println!("registry migrations applied");
             Ok(())
         }
-        Command::Tenant { action: TenantCommand::Create { slug, name, currency, fiscal_year_start_month } } => {
-            let slug = TenantSlug::parse(&slug).map_err(|e| anyhow::anyhow!("invalid slug: {e}"))?;
+        Command::Tenant {
+            action:
+                TenantCommand::Create {
+                    slug,
+                    name,
+                    currency,
+                    fiscal_year_start_month,
+                },
+        } => {
+            let slug =
+                TenantSlug::parse(&slug).map_err(|e| anyhow::anyhow!("invalid slug: {e}"))?;
             let prepared = prepare(&Settings::from_env()?).await?;
             let services = Services::connect(&prepared.config).await?;
-            let new = NewTenant { slug, name, base_currency: currency, fiscal_year_start_month };
+            let new = NewTenant {
+                slug,
+                name,
+                base_currency: currency,
+                fiscal_year_start_month,
+            };
             let provisioned = services.provisioner.create(new).await?;
-            println!("created tenant {} ({})", provisioned.tenant.slug, provisioned.tenant.name);
-            println!("API token (shown once): {}", provisioned.token.expose_secret());
+            println!(
+                "created tenant {} ({})",
+                provisioned.tenant.slug, provisioned.tenant.name
+            );
+            println!(
+                "API token (shown once): {}",
+                provisioned.token.expose_secret()
+            );
             Ok(())
         }
     }
@@ -94,11 +127,17 @@ async fn serve() -> anyhow::Result<()> {
     if let Some(data_dir) = &prepared.data_dir {
         let token = ensure_demo_tenant(app.services(), data_dir).await?;
         println!("Nusa Journal listening on {base}");
-        println!("  embedded PostgreSQL and secrets in {}", data_dir.display());
+        println!(
+            "  embedded PostgreSQL and secrets in {}",
+            data_dir.display()
+        );
         println!("  demo company GraphiQL: {base}/{DEMO_SLUG}/graphql");
         println!("  demo token: {}", token.expose_secret());
         println!("  (send it as the header  Authorization: Bearer <token>)");
-        println!("  admin GraphiQL: {base}/admin/graphql  (admin token in {})", data_dir.join("admin-token").display());
+        println!(
+            "  admin GraphiQL: {base}/admin/graphql  (admin token in {})",
+            data_dir.join("admin-token").display()
+        );
     }
     if prepared.data_dir.is_none() {
         println!("Nusa Journal listening on {base}");

@@ -87,7 +87,8 @@ impl Settings {
         let defaults = TenancyLimits::default();
         let limits = TenancyLimits {
             cache_capacity: parse_var("TENANT_CACHE_CAPACITY")?.unwrap_or(defaults.cache_capacity),
-            pool_max_connections: parse_var("TENANT_POOL_MAX_CONNECTIONS")?.unwrap_or(defaults.pool_max_connections),
+            pool_max_connections: parse_var("TENANT_POOL_MAX_CONNECTIONS")?
+                .unwrap_or(defaults.pool_max_connections),
             statement_timeout: parse_var("TENANT_STATEMENT_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.statement_timeout),
@@ -99,9 +100,12 @@ impl Settings {
                 .unwrap_or(defaults.registry_cache_ttl),
         };
         if limits.cache_capacity == 0 || limits.pool_max_connections == 0 {
-            return Err(anyhow!("TENANT_CACHE_CAPACITY and TENANT_POOL_MAX_CONNECTIONS must be at least 1"));
+            return Err(anyhow!(
+                "TENANT_CACHE_CAPACITY and TENANT_POOL_MAX_CONNECTIONS must be at least 1"
+            ));
         }
-        let prefix = var("TENANT_DB_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.to_owned());
+        let prefix =
+            var("TENANT_DB_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.to_owned());
         validate_role_prefix(&prefix)?;
         Ok(Settings {
             registry_database_url: var("REGISTRY_DATABASE_URL").map(SecretString::from),
@@ -112,9 +116,12 @@ impl Settings {
             master_key: var("NUSA_MASTER_KEY").map(SecretString::from),
             old_master_keys: var("NUSA_OLD_MASTER_KEYS").map(SecretString::from),
             admin_token: var("NUSA_ADMIN_TOKEN").map(SecretString::from),
-            data_dir: var("NUSA_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".nusa")),
+            data_dir: var("NUSA_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".nusa")),
             limits,
-            bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            bind_addr: parse_var("BIND_ADDR")?
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         })
     }
 
@@ -138,7 +145,10 @@ impl Settings {
                 .or_else(|| parsed.host_str().map(str::to_owned))
                 .unwrap_or_else(|| "127.0.0.1".into()),
             tenant_db_port: self.tenant_db_port.or(parsed.port()).unwrap_or(5432),
-            tenant_admin_url: self.tenant_db_admin_url.clone().unwrap_or_else(|| registry_url.clone()),
+            tenant_admin_url: self
+                .tenant_db_admin_url
+                .clone()
+                .unwrap_or_else(|| registry_url.clone()),
             registry_url,
             tenant_role_prefix: self.tenant_role_prefix.clone(),
             sealer,
@@ -150,10 +160,19 @@ impl Settings {
 }
 
 /// Builds the sealer from the current key and the comma-separated old keys.
-pub fn build_sealer(master_key: &SecretString, old_keys: Option<&SecretString>) -> anyhow::Result<Sealer> {
+pub fn build_sealer(
+    master_key: &SecretString,
+    old_keys: Option<&SecretString>,
+) -> anyhow::Result<Sealer> {
     let current = MasterKey::from_base64(master_key.expose_secret()).context("NUSA_MASTER_KEY")?;
     let old = old_keys
-        .map(|keys| keys.expose_secret().split(',').filter(|k| !k.trim().is_empty()).map(MasterKey::from_base64).collect())
+        .map(|keys| {
+            keys.expose_secret()
+                .split(',')
+                .filter(|k| !k.trim().is_empty())
+                .map(MasterKey::from_base64)
+                .collect()
+        })
         .transpose()
         .context("NUSA_OLD_MASTER_KEYS")?
         .unwrap_or_default();
@@ -165,7 +184,9 @@ fn validate_role_prefix(prefix: &str) -> anyhow::Result<()> {
     let ok = !prefix.is_empty()
         && prefix.len() <= 12
         && prefix.starts_with(|c: char| c.is_ascii_lowercase())
-        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(())
     } else {
@@ -181,7 +202,13 @@ fn parse_var<T: FromStr>(name: &str) -> anyhow::Result<Option<T>>
 where
     T::Err: std::fmt::Display,
 {
-    var(name).map(|raw| raw.trim().parse::<T>().map_err(|e| anyhow!("{name}={raw:?} is invalid: {e}"))).transpose()
+    var(name)
+        .map(|raw| {
+            raw.trim()
+                .parse::<T>()
+                .map_err(|e| anyhow!("{name}={raw:?} is invalid: {e}"))
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -192,7 +219,14 @@ mod tests {
     fn role_prefix_rules() {
         assert!(validate_role_prefix("nusa_tenant_").is_ok());
         assert!(validate_role_prefix("t1_").is_ok());
-        for bad in ["", "Nusa", "1abc", "a\"b", "nusa-tenant", "much_too_long_prefix_"] {
+        for bad in [
+            "",
+            "Nusa",
+            "1abc",
+            "a\"b",
+            "nusa-tenant",
+            "much_too_long_prefix_",
+        ] {
             assert!(validate_role_prefix(bad).is_err(), "{bad}");
         }
     }

@@ -36,22 +36,30 @@ pub struct Prepared {
 /// Turns settings into a complete configuration, starting the embedded cluster if needed.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     if let Some(url) = &settings.registry_database_url {
-        let master_key = settings
-            .master_key
-            .clone()
-            .ok_or_else(|| anyhow!("NUSA_MASTER_KEY is required when REGISTRY_DATABASE_URL is set"))?;
-        let admin_token = settings
-            .admin_token
-            .clone()
-            .ok_or_else(|| anyhow!("NUSA_ADMIN_TOKEN is required when REGISTRY_DATABASE_URL is set"))?;
+        let master_key = settings.master_key.clone().ok_or_else(|| {
+            anyhow!("NUSA_MASTER_KEY is required when REGISTRY_DATABASE_URL is set")
+        })?;
+        let admin_token = settings.admin_token.clone().ok_or_else(|| {
+            anyhow!("NUSA_ADMIN_TOKEN is required when REGISTRY_DATABASE_URL is set")
+        })?;
         let config = settings.complete(url.clone(), &master_key, admin_token)?;
-        return Ok(Prepared { config, cluster: None, data_dir: None });
+        return Ok(Prepared {
+            config,
+            cluster: None,
+            data_dir: None,
+        });
     }
 
     let data_dir = settings.data_dir.clone();
-    fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    let options = ClusterOptions { root: data_dir.join("postgres"), durable: true };
-    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
+    fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    restrict_data_dir(&data_dir)?;
+    let options = ClusterOptions {
+        root: data_dir.join("postgres"),
+        durable: true,
+    };
+    let cluster =
+        tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
     ensure_database(&cluster.superuser_url("postgres"), REGISTRY_DB).await?;
     let master_key = match &settings.master_key {
         Some(key) => key.clone(),
@@ -60,11 +68,58 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let admin_token = match &settings.admin_token {
         Some(token) => token.clone(),
         None => read_or_create_secret(&data_dir.join("admin-token"), || {
-            crate::tenancy::tokens::generate_token().expose_secret().replacen("nj_", "nja_", 1)
+            crate::tenancy::tokens::generate_token()
+                .expose_secret()
+                .replacen("nj_", "nja_", 1)
         })?,
     };
     let config = settings.complete(cluster.superuser_url(REGISTRY_DB), &master_key, admin_token)?;
-    Ok(Prepared { config, cluster: Some(cluster), data_dir: Some(data_dir) })
+    if let Some(old_port) = cluster.moved_from_port() {
+        repoint_tenants(&config, old_port, cluster.port()).await?;
+    }
+    Ok(Prepared {
+        config,
+        cluster: Some(cluster),
+        data_dir: Some(data_dir),
+    })
+}
+
+/// The data folder holds secrets: only its owner may list it. When we are root the
+/// `postgres` user must still pass through it to reach the cluster, hence 0711.
+fn restrict_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = if nix::unistd::Uid::effective().is_root() {
+        0o711
+    } else {
+        0o700
+    };
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("setting the mode of {}", data_dir.display()))
+}
+
+/// The cluster came up on another port than last time (the old one was taken):
+/// tenant rows that named the old port are pointed at the new one.
+async fn repoint_tenants(
+    config: &ServiceConfig,
+    old_port: u16,
+    new_port: u16,
+) -> anyhow::Result<()> {
+    let registry = crate::tenancy::registry::Registry::connect(&config.registry_url).await?;
+    registry.migrate().await?;
+    registry
+        .db()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tenants SET db_port = $1, updated_at = now() WHERE db_host = '127.0.0.1' AND db_port = $2",
+            [i32::from(new_port).into(), i32::from(old_port).into()],
+        ))
+        .await?;
+    tracing::info!(
+        old_port,
+        new_port,
+        "embedded PostgreSQL moved to another port; tenant rows updated"
+    );
+    Ok(())
 }
 
 /// Creates database `name` if it does not exist.
@@ -80,13 +135,18 @@ pub async fn ensure_database(admin_url: &SecretString, name: &str) -> anyhow::Re
         .is_some();
     if !exists {
         // `name` is one of our constants or a test's generated [a-z0-9_] name.
-        admin.execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#)).await?;
+        admin
+            .execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
+            .await?;
     }
     admin.close().await?;
     Ok(())
 }
 
-fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<SecretString> {
+fn read_or_create_secret(
+    path: &Path,
+    generate: impl FnOnce() -> String,
+) -> anyhow::Result<SecretString> {
     if let Ok(existing) = fs::read_to_string(path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
@@ -97,7 +157,10 @@ fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyh
 
 /// Provisions `pt-demo` on the first run and returns a working token for it. The
 /// token is kept in the data folder (0600) so later runs can print it again.
-pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow::Result<SecretString> {
+pub async fn ensure_demo_tenant(
+    services: &Services,
+    data_dir: &Path,
+) -> anyhow::Result<SecretString> {
     let token_file = data_dir.join("demo-token");
     if let Ok(token) = fs::read_to_string(&token_file) {
         return Ok(SecretString::from(token.trim().to_owned()));
@@ -106,11 +169,22 @@ pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow:
     let token = match services.registry.tenant_by_slug(&slug).await? {
         None => {
             tracing::info!("first run: provisioning the demo tenant {DEMO_SLUG}");
-            services.provisioner.create(NewTenant::new(slug, DEMO_NAME)).await?.token
+            services
+                .provisioner
+                .create(NewTenant::new(slug, DEMO_NAME))
+                .await?
+                .token
         }
         Some(tenant) => {
-            let (_, token) =
-                services.registry.create_token(services.registry.db(), tenant.id, "demo", &[Scope::Read, Scope::Write]).await?;
+            let (_, token) = services
+                .registry
+                .create_token(
+                    services.registry.db(),
+                    tenant.id,
+                    "demo",
+                    &[Scope::Read, Scope::Write],
+                )
+                .await?;
             token
         }
     };

@@ -34,13 +34,19 @@ pub enum Error {
     BadRequest { status: StatusCode, message: String },
     /// `BAD_USER_INPUT`: validation failed; `field` names the input path where there is one.
     #[error("{message}")]
-    BadUserInput { field: Option<String>, message: String },
+    BadUserInput {
+        field: Option<String>,
+        message: String,
+    },
     /// `NOT_FOUND`: the addressed object does not exist.
     #[error("{0}")]
     NotFound(String),
     /// `CONFLICT`: a unique value is taken (slug, code, idempotency key with another body).
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
@@ -51,15 +57,24 @@ pub enum Error {
 
 impl Error {
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::BadUserInput { field: Some(field.into()), message: message.into() }
+        Error::BadUserInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Conflict { field: Some(field.into()), message: message.into() }
+        Error::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Error::BadRequest { status: StatusCode::BAD_REQUEST, message: message.into() }
+        Error::BadRequest {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
     }
 
     /// The `extensions.code` of API.md.
@@ -130,9 +145,13 @@ pub fn is_connection_error(err: &DbErr) -> bool {
     use sea_orm::sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
             e.as_ref(),
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
         ),
         _ => false,
     }

@@ -35,7 +35,7 @@ pub mod ledger;
 pub mod local_postgres;
 /// Building, binding, serving and stopping the application.
 pub mod startup;
-/// Slugs, registry, sealing, tokens, the connection manager, provisioning.
-pub mod tenancy;
 /// The tracing subscriber.
 pub mod telemetry;
+/// Slugs, registry, sealing, tokens, the connection manager, provisioning.
+pub mod tenancy;

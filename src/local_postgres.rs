@@ -22,7 +22,8 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The message for a machine without PostgreSQL: what to install or what to set.
-pub const MISSING_POSTGRES: &str = "no PostgreSQL binaries found (looked at `pg_config --bindir` and \
+pub const MISSING_POSTGRES: &str =
+    "no PostgreSQL binaries found (looked at `pg_config --bindir` and \
 /usr/lib/postgresql/*/bin). Install them with `apt-get install postgresql` (the service starts a \
 cluster of its own), or set REGISTRY_DATABASE_URL to use an existing PostgreSQL server.";
 
@@ -35,7 +36,11 @@ pub struct PgBinaries {
 impl PgBinaries {
     /// `pg_config --bindir` if it has `initdb`, else the newest `/usr/lib/postgresql/*/bin`.
     pub fn locate() -> anyhow::Result<Self> {
-        let from_pg_config = Command::new("pg_config")
+        Self::locate_in("pg_config", Path::new("/usr/lib/postgresql"))
+    }
+
+    fn locate_in(pg_config: &str, versions_dir: &Path) -> anyhow::Result<Self> {
+        let from_pg_config = Command::new(pg_config)
             .arg("--bindir")
             .stderr(Stdio::null())
             .output()
@@ -43,7 +48,7 @@ impl PgBinaries {
             .filter(|out| out.status.success())
             .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
         let mut candidates: Vec<PathBuf> = from_pg_config.into_iter().collect();
-        let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir(versions_dir)
             .into_iter()
             .flatten()
             .flatten()
@@ -52,7 +57,7 @@ impl PgBinaries {
                 Some((version, entry.path().join("bin")))
             })
             .collect();
-        versioned.sort_by(|a, b| b.0.cmp(&a.0));
+        versioned.sort_by_key(|entry| std::cmp::Reverse(entry.0));
         candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
         candidates
             .into_iter()
@@ -82,6 +87,8 @@ pub struct LocalCluster {
     root: PathBuf,
     /// Present when we started the server, and so must stop it.
     server: Option<Supervisor>,
+    /// The port recorded by the previous start, if any.
+    previous_port: Option<u16>,
 }
 
 const SUPERUSER: &str = "postgres";
@@ -94,14 +101,21 @@ impl LocalCluster {
         let root = &options.root;
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let run_as = RunAs::detect()?;
-        if run_as.is_some() {
+        if let Some(run_as) = &run_as {
             // The postgres user must be able to traverse to pgdata; nothing else here is readable.
             fs::set_permissions(root, fs::Permissions::from_mode(0o711))?;
+            run_as.check_reachable(root)?;
         }
         let data = root.join("pgdata");
         let password_file = root.join("superuser-password");
         if !data.join("PG_VERSION").exists() {
-            initdb(&binaries, &data, &password_file, run_as.as_ref(), options.durable)?;
+            initdb(
+                &binaries,
+                &data,
+                &password_file,
+                run_as.as_ref(),
+                options.durable,
+            )?;
         }
         let superuser_password = SecretString::from(
             fs::read_to_string(&password_file)
@@ -112,12 +126,45 @@ impl LocalCluster {
         if let Some(port) = running_port(&data) {
             if pg_isready(&binaries, port) {
                 tracing::info!(port, data = %data.display(), "reusing the running local PostgreSQL");
-                return Ok(LocalCluster { port, superuser_password, root: root.clone(), server: None });
+                return Ok(LocalCluster {
+                    port,
+                    superuser_password,
+                    root: root.clone(),
+                    server: None,
+                    previous_port: None,
+                });
             }
         }
-        let port = free_port()?;
-        let server = start_server(&binaries, &data, &root.join("postgres.log"), port, run_as.as_ref(), options.durable)?;
-        Ok(LocalCluster { port, superuser_password, root: root.clone(), server: Some(server) })
+        // Keep the port of earlier runs where possible: tenant rows in the registry name it.
+        let port_file = root.join("port");
+        let previous_port = fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u16>().ok());
+        let port = match previous_port {
+            Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+            _ => free_port()?,
+        };
+        fs::write(&port_file, port.to_string())?;
+        let server = start_server(
+            &binaries,
+            &data,
+            &root.join("postgres.log"),
+            port,
+            run_as.as_ref(),
+            options.durable,
+        )?;
+        Ok(LocalCluster {
+            port,
+            superuser_password,
+            root: root.clone(),
+            server: Some(server),
+            previous_port,
+        })
+    }
+
+    /// The port an earlier run of this cluster used, when it differs from today's.
+    pub fn moved_from_port(&self) -> Option<u16> {
+        self.previous_port.filter(|&p| p != self.port)
     }
 
     pub fn port(&self) -> u16 {
@@ -167,17 +214,42 @@ impl RunAs {
         if !Uid::effective().is_root() {
             return Ok(None);
         }
-        let user = User::from_name("postgres")?
-            .ok_or_else(|| anyhow!("running as root, but there is no `postgres` system user to run PostgreSQL as"))?;
-        Ok(Some(RunAs { uid: user.uid, gid: user.gid }))
+        let user = User::from_name("postgres")?.ok_or_else(|| {
+            anyhow!("running as root, but there is no `postgres` system user to run PostgreSQL as")
+        })?;
+        Ok(Some(RunAs {
+            uid: user.uid,
+            gid: user.gid,
+        }))
     }
 
     fn apply(&self, cmd: &mut Command) {
         cmd.uid(self.uid.as_raw()).gid(self.gid.as_raw());
     }
 
+    /// Every folder above `root` must let the postgres user pass.
+    fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let absolute = fs::canonicalize(root)?;
+        for dir in absolute.ancestors().skip(1) {
+            let meta = fs::metadata(dir)?;
+            let passable = meta.mode() & 0o001 != 0
+                || (meta.uid() == self.uid.as_raw() && meta.mode() & 0o100 != 0);
+            if !passable {
+                bail!(
+                    "PostgreSQL runs as the `postgres` user, which cannot enter {} (mode {:o}); \
+                     choose a data folder it can reach with NUSA_DATA_DIR (e.g. under /var/lib or /srv)",
+                    dir.display(),
+                    meta.mode() & 0o777
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn chown(&self, path: &Path) -> anyhow::Result<()> {
-        nix::unistd::chown(path, Some(self.uid), Some(self.gid)).with_context(|| format!("chown {}", path.display()))
+        nix::unistd::chown(path, Some(self.uid), Some(self.gid))
+            .with_context(|| format!("chown {}", path.display()))
     }
 }
 
@@ -198,7 +270,15 @@ fn initdb(
     let mut cmd = Command::new(binaries.tool("initdb"));
     cmd.arg("-D")
         .arg(data)
-        .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale", "--auth=scram-sha-256", "--no-instructions"])
+        .args([
+            "-U",
+            SUPERUSER,
+            "-E",
+            "UTF8",
+            "--no-locale",
+            "--auth=scram-sha-256",
+            "--no-instructions",
+        ])
         .arg(format!("--pwfile={}", pwfile.display()))
         .current_dir(data.parent().unwrap_or(data))
         .stdout(Stdio::null());
@@ -214,7 +294,10 @@ fn initdb(
     let _ = fs::remove_file(&pwfile);
     if !output.status.success() {
         let _ = fs::remove_dir_all(data);
-        bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -276,7 +359,11 @@ fn start_server(
         cmd.args(["-c", setting]);
     }
     if !durable {
-        for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
+        for setting in [
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+        ] {
             cmd.args(["-c", setting]);
         }
     }
@@ -293,7 +380,11 @@ fn start_server(
     while !pg_isready(binaries, port) {
         if server.has_exited() || Instant::now() > deadline {
             server.stop();
-            bail!("PostgreSQL did not start; its log ({}) ends with:\n{}", log.display(), log_tail(log));
+            bail!(
+                "PostgreSQL did not start; its log ({}) ends with:\n{}",
+                log.display(),
+                log_tail(log)
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -320,41 +411,50 @@ impl Supervisor {
         let (pid_tx, pid_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (done_tx, done_rx) = mpsc::channel();
-        std::thread::Builder::new().name("postgres-supervisor".into()).spawn(move || {
-            // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
-                        return Err(std::io::Error::last_os_error());
+        std::thread::Builder::new()
+            .name("postgres-supervisor".into())
+            .spawn(move || {
+                // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+                let mut child = match cmd.spawn() {
+                    Ok(child) => child,
+                    Err(err) => {
+                        let _ = pid_tx.send(Err(err));
+                        return;
                     }
-                    Ok(())
-                });
-            }
-            let mut child = match cmd.spawn() {
-                Ok(child) => child,
-                Err(err) => {
-                    let _ = pid_tx.send(Err(err));
-                    return;
+                };
+                let _ = pid_tx.send(Ok(child.id()));
+                // Wait for a stop request (or for the owner to go away).
+                let _ = stop_rx.recv();
+                let pid = Pid::from_raw(child.id() as i32);
+                let _ = kill(pid, Signal::SIGINT); // fast shutdown: roll back, close, exit
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while matches!(child.try_wait(), Ok(None)) {
+                    if Instant::now() > deadline {
+                        let _ = kill(pid, Signal::SIGQUIT);
+                        let _ = child.wait();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
                 }
-            };
-            let _ = pid_tx.send(Ok(child.id()));
-            // Wait for a stop request (or for the owner to go away).
-            let _ = stop_rx.recv();
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGINT); // fast shutdown: roll back, close, exit
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while matches!(child.try_wait(), Ok(None)) {
-                if Instant::now() > deadline {
-                    let _ = kill(pid, Signal::SIGQUIT);
-                    let _ = child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = done_tx.send(());
-        })?;
-        let pid = pid_rx.recv().map_err(|_| anyhow!("supervisor thread died"))?.context("starting postgres")?;
-        Ok(Supervisor { pid: Pid::from_raw(pid as i32), stop_tx, done_rx })
+                let _ = done_tx.send(());
+            })?;
+        let pid = pid_rx
+            .recv()
+            .map_err(|_| anyhow!("supervisor thread died"))?
+            .context("starting postgres")?;
+        Ok(Supervisor {
+            pid: Pid::from_raw(pid as i32),
+            stop_tx,
+            done_rx,
+        })
     }
 
     fn has_exited(&self) -> bool {
@@ -369,7 +469,11 @@ impl Supervisor {
 
 fn is_zombie(pid: Pid) -> bool {
     fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+        .map(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -378,3 +482,17 @@ pub fn remove_tree(path: &Path) {
     let _ = fs::remove_dir_all(path);
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_name_the_package_and_the_variable() {
+        let err = PgBinaries::locate_in("no-such-pg-config", Path::new("/no/such/dir"))
+            .err()
+            .map(|e| e.to_string());
+        let message = err.unwrap_or_default();
+        assert!(message.contains("apt-get install postgresql"), "{message}");
+        assert!(message.contains("REGISTRY_DATABASE_URL"), "{message}");
+    }
+}

@@ -36,7 +36,11 @@ impl Services {
             config.tenant_role_prefix.clone(),
         );
         let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
-        Ok(Services { registry, provisioner, connections })
+        Ok(Services {
+            registry,
+            provisioner,
+            connections,
+        })
     }
 }
 
@@ -69,9 +73,16 @@ impl Application {
             admin_schema,
             admin_token: config.admin_token.clone(),
         }));
-        let listener = TcpListener::bind(config.bind_addr).await.with_context(|| format!("binding {}", config.bind_addr))?;
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
-        Ok(Application { listener, port, state, services })
+        Ok(Application {
+            listener,
+            port,
+            state,
+            services,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -84,9 +95,14 @@ impl Application {
 
     /// Serves until `shutdown` completes, lets in-flight requests finish, then closes
     /// every tenant pool.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let connections = self.services.connections.clone();
-        axum::serve(self.listener, router(self.state)).with_graceful_shutdown(shutdown).await?;
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
         connections.close_all().await;
         tracing::info!("stopped");
         Ok(())

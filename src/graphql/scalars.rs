@@ -41,7 +41,14 @@ mod tests {
             Date::parse(Value::String("2026-11-26".into())).ok(),
             NaiveDate::from_ymd_opt(2026, 11, 26).map(Date)
         );
-        for bad in ["2026-13-01", "2026-02-30", "26-11-2026", "2026-1-5", "2026-11-26T00:00:00Z", ""] {
+        for bad in [
+            "2026-13-01",
+            "2026-02-30",
+            "26-11-2026",
+            "2026-1-5",
+            "2026-11-26T00:00:00Z",
+            "",
+        ] {
             assert!(Date::parse(Value::String(bad.into())).is_err(), "{bad}");
         }
         assert!(Date::parse(Value::Number(20261126.into())).is_err());

@@ -7,8 +7,8 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::auth::verify_admin_token;
-use super::AppState;
 use super::body::parse_graphql_body;
+use super::AppState;
 use crate::error::Result;
 
 pub async fn graphql(
@@ -23,5 +23,10 @@ pub async fn graphql(
 }
 
 pub async fn graphiql() -> Html<String> {
-    Html(async_graphql::http::GraphiQLSource::build().endpoint("/admin/graphql").title("Nusa Journal — admin").finish())
+    Html(
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/admin/graphql")
+            .title("Nusa Journal — admin")
+            .finish(),
+    )
 }

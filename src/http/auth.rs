@@ -15,10 +15,15 @@ use crate::tenancy::tokens::{looks_like_token, Scope};
 pub fn bearer_token(headers: &HeaderMap) -> Result<SecretString> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(Error::Unauthenticated("missing Authorization: Bearer token"))?
+        .ok_or(Error::Unauthenticated(
+            "missing Authorization: Bearer token",
+        ))?
         .to_str()
         .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(Error::Unauthenticated("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or(Error::Unauthenticated("malformed Authorization header"))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Error::Unauthenticated("malformed Authorization header"));
     }
@@ -27,7 +32,11 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<SecretString> {
 
 /// Checks a tenant token and returns its scopes. Unknown, revoked and other tenants'
 /// tokens get the same answer, so a caller learns nothing about other tenants.
-pub async fn verify_tenant_token(registry: &Registry, tenant: &tenants::Model, headers: &HeaderMap) -> Result<Vec<Scope>> {
+pub async fn verify_tenant_token(
+    registry: &Registry,
+    tenant: &tenants::Model,
+    headers: &HeaderMap,
+) -> Result<Vec<Scope>> {
     let token = bearer_token(headers)?;
     if !looks_like_token(token.expose_secret()) {
         return Err(Error::Unauthenticated("malformed token"));
@@ -60,7 +69,10 @@ mod tests {
 
     fn headers(value: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+        );
         h
     }
 
@@ -70,7 +82,12 @@ mod tests {
         assert!(bearer_token(&headers("Basic abc")).is_err());
         assert!(bearer_token(&headers("Bearer ")).is_err());
         assert!(bearer_token(&headers("Bearer")).is_err());
-        assert_eq!(bearer_token(&headers("bearer nj_x")).map(|t| t.expose_secret().to_owned()).ok(), Some("nj_x".into()));
+        assert_eq!(
+            bearer_token(&headers("bearer nj_x"))
+                .map(|t| t.expose_secret().to_owned())
+                .ok(),
+            Some("nj_x".into())
+        );
     }
 
     #[test]

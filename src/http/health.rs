@@ -16,13 +16,25 @@ pub async fn healthz() -> impl IntoResponse {
 /// 200 when the registry database answers, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.registry.is_ready().await {
-        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" })))
+        (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready" })),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "registry unavailable" })))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "registry unavailable" })),
+        )
     }
 }
 
 /// Unknown paths, in the same error format as everything else.
 pub async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, Json(graphql_error_body("no such route; tenants are served at /{tenant}/graphql", "NOT_FOUND")))
+    (
+        StatusCode::NOT_FOUND,
+        Json(graphql_error_body(
+            "no such route; tenants are served at /{tenant}/graphql",
+            "NOT_FOUND",
+        )),
+    )
 }

@@ -46,7 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
-        .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
+        .route(
+            "/{tenant}/graphql",
+            get(tenant::graphiql).post(tenant::graphql),
+        )
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

@@ -16,7 +16,8 @@ use crate::graphql::tenant::TenantDb;
 use crate::tenancy::slug::TenantSlug;
 
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
-    let Path(raw) = path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
+    let Path(raw) =
+        path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
     TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
 }
 
@@ -27,10 +28,18 @@ pub async fn graphql(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let slug = parse_slug(path)?;
-    let tenant = state.registry.tenant_by_slug(&slug).await?.ok_or(Error::TenantNotFound)?;
+    let tenant = state
+        .registry
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or(Error::TenantNotFound)?;
     match tenant.status {
         TenantStatus::Deleted => return Err(Error::TenantNotFound),
-        TenantStatus::Provisioning => return Err(Error::TenantUnavailable("the tenant is still being provisioned".into())),
+        TenantStatus::Provisioning => {
+            return Err(Error::TenantUnavailable(
+                "the tenant is still being provisioned".into(),
+            ))
+        }
         TenantStatus::Active | TenantStatus::Suspended => {}
     }
     let scopes = verify_tenant_token(&state.registry, &tenant, &headers).await?;
@@ -39,14 +48,20 @@ pub async fn graphql(
     }
     let request = parse_graphql_body(body)?;
     let lease = state.connections.get(&tenant).await?;
-    let request = request.data(TenantDb { slug: tenant.slug.clone(), conn: lease.conn.clone(), scopes });
+    let request = request.data(TenantDb {
+        slug: tenant.slug.clone(),
+        conn: lease.conn.clone(),
+        scopes,
+    });
     let response = state.tenant_schema.execute_batch(request).await;
     drop(lease);
     Ok(async_graphql_axum::GraphQLResponse::from(response).into_response())
 }
 
 /// GraphiQL pointed at this tenant. The page needs no token; queries from it do.
-pub async fn graphiql(path: std::result::Result<Path<String>, PathRejection>) -> Result<Html<String>> {
+pub async fn graphiql(
+    path: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Html<String>> {
     let slug = parse_slug(path)?;
     let endpoint = format!("/{slug}/graphql");
     Ok(Html(

@@ -122,11 +122,17 @@ impl TenantConnections {
             if entry.retired.load(Ordering::Acquire) {
                 continue; // evicted while we waited: take the fresh entry
             }
-            let opened = entry.pool.get_or_try_init(|| self.open(tenant, &entry)).await;
+            let opened = entry
+                .pool
+                .get_or_try_init(|| self.open(tenant, &entry))
+                .await;
             return match opened {
                 Ok(pool) => {
                     self.clear_backoff(&tenant.slug);
-                    Ok(TenantLease { conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()), _guard: guard })
+                    Ok(TenantLease {
+                        conn: SqlxPostgresConnector::from_sqlx_postgres_pool(pool.clone()),
+                        _guard: guard,
+                    })
                 }
                 Err(err) => {
                     drop(guard);
@@ -166,7 +172,9 @@ impl TenantConnections {
     }
 
     async fn open(&self, tenant: &tenants::Model, entry: &PoolEntry) -> Result<PgPool> {
-        let unavailable = |why: &str| Error::TenantUnavailable(format!("the tenant database is unavailable: {why}"));
+        let unavailable = |why: &str| {
+            Error::TenantUnavailable(format!("the tenant database is unavailable: {why}"))
+        };
         let Some(sealed) = tenant.db_password.as_deref() else {
             return Err(unavailable("it is not provisioned"));
         };
@@ -187,7 +195,10 @@ impl TenantConnections {
             .username(&tenant.db_username)
             .password(password.expose_secret())
             .application_name(&format!("nusa-journal:{}", tenant.slug))
-            .options([("statement_timeout", format!("{}", self.limits.statement_timeout.as_millis()))])
+            .options([(
+                "statement_timeout",
+                format!("{}", self.limits.statement_timeout.as_millis()),
+            )])
             .disable_statement_logging();
         let connecting = PgPoolOptions::new()
             .max_connections(self.limits.pool_max_connections)
@@ -217,7 +228,11 @@ impl TenantConnections {
 
     /// Closes the tenant's pool (suspend, delete, credential change, restore).
     pub fn invalidate(self: &Arc<Self>, slug: &str) {
-        let removed = self.cache.lock().unwrap_or_else(|p| p.into_inner()).pop(slug);
+        let removed = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop(slug);
         if let Some(entry) = removed {
             self.retire(entry);
         }
@@ -242,7 +257,13 @@ impl TenantConnections {
     /// Closes all pools and waits until their connections are gone.
     pub async fn close_all(self: &Arc<Self>) {
         self.invalidate_all();
-        while self.open_connections() > 0 || !self.retiring.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        while self.open_connections() > 0
+            || !self
+                .retiring
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -250,29 +271,45 @@ impl TenantConnections {
     /// Marks the entry retired and closes its pool once its leases are gone.
     fn retire(self: &Arc<Self>, entry: Arc<PoolEntry>) {
         entry.retired.store(true, Ordering::Release);
-        self.retiring.lock().unwrap_or_else(|p| p.into_inner()).push(entry.clone());
+        self.retiring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry.clone());
         let this = Arc::clone(self);
         tokio::spawn(async move {
             let _exclusive = entry.gate.clone().write_owned().await;
             if let Some(pool) = entry.pool.get() {
                 pool.close().await;
             }
-            entry.permit.lock().unwrap_or_else(|p| p.into_inner()).take();
-            this.retiring.lock().unwrap_or_else(|p| p.into_inner()).retain(|e| !Arc::ptr_eq(e, &entry));
+            entry
+                .permit
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            this.retiring
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|e| !Arc::ptr_eq(e, &entry));
         });
     }
 
     fn forget_failed(&self, slug: &str, entry: &Arc<PoolEntry>) {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.peek(slug).is_some_and(|cached| Arc::ptr_eq(cached, entry)) && entry.pool.get().is_none() {
+            if cache
+                .peek(slug)
+                .is_some_and(|cached| Arc::ptr_eq(cached, entry))
+                && entry.pool.get().is_none()
+            {
                 cache.pop(slug);
             }
         }
         let mut backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
         let state = backoff.entry(slug.to_owned()).or_default();
         state.failures += 1;
-        let pause = FIRST_BACKOFF.saturating_mul(1 << state.failures.min(8).saturating_sub(1)).min(MAX_BACKOFF);
+        let pause = FIRST_BACKOFF
+            .saturating_mul(1 << state.failures.min(8).saturating_sub(1))
+            .min(MAX_BACKOFF);
         state.until = Some(Instant::now() + pause);
     }
 
@@ -295,7 +332,12 @@ impl TenantConnections {
 
     /// Pools in the cache with an open pool.
     pub fn open_pools(&self) -> usize {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|(_, e)| e.pool.get().is_some()).count()
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, e)| e.pool.get().is_some())
+            .count()
     }
 
     /// Open tenant connections, in cached and draining pools alike.

@@ -11,7 +11,10 @@ use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, SqlErr, SqlxPostgresConnector};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, SqlErr,
+    SqlxPostgresConnector,
+};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -38,19 +41,35 @@ pub struct NewTenant {
 
 impl NewTenant {
     pub fn new(slug: TenantSlug, name: impl Into<String>) -> Self {
-        NewTenant { slug, name: name.into(), base_currency: "IDR".into(), fiscal_year_start_month: 1 }
+        NewTenant {
+            slug,
+            name: name.into(),
+            base_currency: "IDR".into(),
+            fiscal_year_start_month: 1,
+        }
     }
 
     fn validate(&self) -> Result<()> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::bad_input("name", "a company name has 1 to 200 characters"));
+            return Err(Error::bad_input(
+                "name",
+                "a company name has 1 to 200 characters",
+            ));
         }
-        if !(self.base_currency.len() == 3 && self.base_currency.bytes().all(|b| b.is_ascii_uppercase())) {
-            return Err(Error::bad_input("baseCurrency", "an ISO 4217 code of three capital letters, e.g. IDR"));
+        if !(self.base_currency.len() == 3
+            && self.base_currency.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(Error::bad_input(
+                "baseCurrency",
+                "an ISO 4217 code of three capital letters, e.g. IDR",
+            ));
         }
         if !(1..=12).contains(&self.fiscal_year_start_month) {
-            return Err(Error::bad_input("fiscalYearStartMonth", "a month from 1 to 12"));
+            return Err(Error::bad_input(
+                "fiscalYearStartMonth",
+                "a month from 1 to 12",
+            ));
         }
         Ok(())
     }
@@ -81,8 +100,22 @@ struct Created {
 }
 
 impl Provisioner {
-    pub fn new(registry: Registry, admin: DatabaseConnection, sealer: Sealer, db_host: String, db_port: u16, role_prefix: String) -> Self {
-        Provisioner { registry, admin, sealer, db_host, db_port, role_prefix }
+    pub fn new(
+        registry: Registry,
+        admin: DatabaseConnection,
+        sealer: Sealer,
+        db_host: String,
+        db_port: u16,
+        role_prefix: String,
+    ) -> Self {
+        Provisioner {
+            registry,
+            admin,
+            sealer,
+            db_host,
+            db_port,
+            role_prefix,
+        }
     }
 
     pub async fn create(&self, new: NewTenant) -> Result<ProvisionedTenant> {
@@ -95,9 +128,18 @@ impl Provisioner {
                 let tenant = self.activate(&row, sealed_password).await;
                 match tenant {
                     Ok(tenant) => {
-                        let (_, token) =
-                            self.registry.create_token(self.registry.db(), tenant.id, "default", &[Scope::Read, Scope::Write]).await?;
-                        self.registry.record_event(Some(tenant.id), slug.as_str(), "created", None).await;
+                        let (_, token) = self
+                            .registry
+                            .create_token(
+                                self.registry.db(),
+                                tenant.id,
+                                "default",
+                                &[Scope::Read, Scope::Write],
+                            )
+                            .await?;
+                        self.registry
+                            .record_event(Some(tenant.id), slug.as_str(), "created", None)
+                            .await;
                         tracing::info!(tenant.slug = %slug, "tenant provisioned");
                         Ok(ProvisionedTenant { tenant, token })
                     }
@@ -125,14 +167,23 @@ impl Provisioner {
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         };
-        row.insert(self.registry.db()).await.map_err(|err| match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict("slug", format!("tenant '{}' already exists", new.slug)),
-            _ => err.into(),
-        })
+        row.insert(self.registry.db())
+            .await
+            .map_err(|err| match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => {
+                    Error::conflict("slug", format!("tenant '{}' already exists", new.slug))
+                }
+                _ => err.into(),
+            })
     }
 
     /// Role, database, migrations, seed. Returns the sealed password.
-    async fn build(&self, row: &tenants::Model, new: &NewTenant, created: &mut Created) -> Result<String> {
+    async fn build(
+        &self,
+        row: &tenants::Model,
+        new: &NewTenant,
+        created: &mut Created,
+    ) -> Result<String> {
         let role = &row.db_username;
         let database = &row.db_name;
         let password = SecretString::from(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 40));
@@ -143,9 +194,15 @@ impl Provisioner {
         ))
         .await?;
         created.role = true;
-        self.admin_exec(&format!(r#"CREATE DATABASE "{database}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#)).await?;
+        self.admin_exec(&format!(
+            r#"CREATE DATABASE "{database}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
+        ))
+        .await?;
         created.database = true;
-        self.admin_exec(&format!(r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{database}" FROM PUBLIC"#)).await?;
+        self.admin_exec(&format!(
+            r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{database}" FROM PUBLIC"#
+        ))
+        .await?;
 
         let tenant_db = self.connect_as_tenant(row, &password).await?;
         let seeded = seed_tenant_database(&tenant_db, new).await;
@@ -154,7 +211,11 @@ impl Provisioner {
         Ok(self.sealer.seal(row.id, &password))
     }
 
-    async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
+    async fn activate(
+        &self,
+        row: &tenants::Model,
+        sealed_password: String,
+    ) -> Result<tenants::Model> {
         let mut active: tenants::ActiveModel = row.clone().into();
         active.db_password = Set(Some(sealed_password));
         active.status = Set(TenantStatus::Active);
@@ -167,23 +228,37 @@ impl Provisioner {
     async fn compensate(&self, row: &tenants::Model, created: &Created, err: Error) -> Error {
         tracing::warn!(tenant.slug = %row.slug, error = %err, "provisioning failed; rolling back");
         if created.database {
-            if let Err(e) = self.admin_exec(&format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, row.db_name)).await {
+            if let Err(e) = self
+                .admin_exec(&format!(
+                    r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
+                    row.db_name
+                ))
+                .await
+            {
                 tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop database during rollback");
             }
         }
         if created.role {
-            if let Err(e) = self.admin_exec(&format!(r#"DROP ROLE IF EXISTS "{}""#, row.db_username)).await {
+            if let Err(e) = self
+                .admin_exec(&format!(r#"DROP ROLE IF EXISTS "{}""#, row.db_username))
+                .await
+            {
                 tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop role during rollback");
             }
         }
-        if let Err(e) = tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await {
+        if let Err(e) = tenants::Entity::delete_by_id(row.id)
+            .exec(self.registry.db())
+            .await
+        {
             tracing::error!(tenant.slug = %row.slug, error = %e, "cannot remove registry row during rollback");
         }
         let detail = match &err {
             Error::Internal(_) => "internal error (see the service log)".to_owned(),
             other => other.to_string(),
         };
-        self.registry.record_event(Some(row.id), &row.slug, "provisioning_failed", Some(detail)).await;
+        self.registry
+            .record_event(Some(row.id), &row.slug, "provisioning_failed", Some(detail))
+            .await;
         err
     }
 
@@ -192,7 +267,11 @@ impl Provisioner {
         Ok(())
     }
 
-    async fn connect_as_tenant(&self, row: &tenants::Model, password: &SecretString) -> Result<DatabaseConnection> {
+    async fn connect_as_tenant(
+        &self,
+        row: &tenants::Model,
+        password: &SecretString,
+    ) -> Result<DatabaseConnection> {
         let options = PgConnectOptions::new()
             .host(&row.db_host)
             .port(u16::try_from(row.db_port).unwrap_or(5432))
@@ -205,7 +284,11 @@ impl Provisioner {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the new tenant database: {e}")))?;
+            .map_err(|e| {
+                Error::Internal(anyhow::anyhow!(
+                    "connecting to the new tenant database: {e}"
+                ))
+            })?;
         Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
     }
 }

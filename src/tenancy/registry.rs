@@ -8,14 +8,14 @@ use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlxPostgresConnector,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlxPostgresConnector,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use crate::entities::registry::{api_tokens, tenant_events, tenants};
 use crate::entities::registry::tenants::TenantStatus;
+use crate::entities::registry::{api_tokens, tenant_events, tenants};
 use crate::error::{Error, Result};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::{self, Scope};
@@ -28,7 +28,11 @@ pub struct Registry {
 
 /// Opens a small pool on a database URL, without statement logging (DDL through an
 /// admin pool must never reach a log line).
-pub async fn connect_pool(url: &SecretString, application_name: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect_pool(
+    url: &SecretString,
+    application_name: &str,
+    max_connections: u32,
+) -> anyhow::Result<DatabaseConnection> {
     let options = PgConnectOptions::from_str(url.expose_secret())
         .map_err(|_| anyhow::anyhow!("{application_name}: not a valid postgres:// URL"))?
         .application_name(application_name)
@@ -44,13 +48,17 @@ pub async fn connect_pool(url: &SecretString, application_name: &str, max_connec
 
 impl Registry {
     pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
-        Ok(Registry { db: connect_pool(url, "nusa-journal-registry", 10).await? })
+        Ok(Registry {
+            db: connect_pool(url, "nusa-journal-registry", 10).await?,
+        })
     }
 
     /// Applies pending registry migrations.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         use registry_migration::MigratorTrait;
-        registry_migration::Migrator::up(&self.db, None).await.context("registry migrations")
+        registry_migration::Migrator::up(&self.db, None)
+            .await
+            .context("registry migrations")
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -63,11 +71,19 @@ impl Registry {
     }
 
     pub async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<tenants::Model>> {
-        Ok(tenants::Entity::find().filter(tenants::Column::Slug.eq(slug.as_str())).one(&self.db).await?)
+        Ok(tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(slug.as_str()))
+            .one(&self.db)
+            .await?)
     }
 
     /// Tenants ordered by slug, `first` of them after the slug `after`.
-    pub async fn tenants(&self, status: Option<TenantStatus>, first: u64, after: Option<&str>) -> Result<Vec<tenants::Model>> {
+    pub async fn tenants(
+        &self,
+        status: Option<TenantStatus>,
+        first: u64,
+        after: Option<&str>,
+    ) -> Result<Vec<tenants::Model>> {
         let mut query = tenants::Entity::find().order_by_asc(tenants::Column::Slug);
         if let Some(status) = status {
             query = query.filter(tenants::Column::Status.eq(status));
@@ -89,7 +105,13 @@ impl Registry {
 
     /// Appends to the lifecycle log. A failure to log is itself logged, not raised:
     /// the change it describes has already happened.
-    pub async fn record_event(&self, tenant_id: Option<Uuid>, slug: &str, kind: &str, detail: Option<String>) {
+    pub async fn record_event(
+        &self,
+        tenant_id: Option<Uuid>,
+        slug: &str,
+        kind: &str,
+        detail: Option<String>,
+    ) {
         let event = tenant_events::ActiveModel {
             tenant_id: Set(tenant_id),
             slug: Set(slug.to_owned()),
@@ -121,13 +143,19 @@ impl Registry {
     ) -> Result<(api_tokens::Model, SecretString)> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(Error::bad_input("name", "a token name has 1 to 100 characters"));
+            return Err(Error::bad_input(
+                "name",
+                "a token name has 1 to 100 characters",
+            ));
         }
         let mut scope_names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
         scope_names.sort();
         scope_names.dedup();
         if scope_names.is_empty() {
-            return Err(Error::bad_input("scopes", "a token needs at least one scope"));
+            return Err(Error::bad_input(
+                "scopes",
+                "a token needs at least one scope",
+            ));
         }
         let token = tokens::generate_token();
         let model = api_tokens::ActiveModel {
@@ -169,7 +197,9 @@ impl Registry {
 impl Registry {
     /// Revokes a token (idempotent: an already revoked token keeps its first revocation time).
     pub async fn revoke_token(&self, id: Uuid) -> Result<Option<api_tokens::Model>> {
-        let Some(row) = self.token_by_id(id).await? else { return Ok(None) };
+        let Some(row) = self.token_by_id(id).await? else {
+            return Ok(None);
+        };
         if row.revoked_at.is_some() {
             return Ok(Some(row));
         }

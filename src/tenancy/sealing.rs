@@ -79,8 +79,15 @@ impl Sealer {
 
     pub fn seal(&self, tenant_id: Uuid, secret: &SecretString) -> String {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let payload = Payload { msg: secret.expose_secret().as_bytes(), aad: tenant_id.as_bytes() };
-        let ciphertext = self.current.cipher.encrypt(&nonce, payload).unwrap_or_default();
+        let payload = Payload {
+            msg: secret.expose_secret().as_bytes(),
+            aad: tenant_id.as_bytes(),
+        };
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(&nonce, payload)
+            .unwrap_or_default();
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
         format!("{FORMAT_VERSION}.{}.{}", self.current.id, B64.encode(blob))
@@ -88,7 +95,9 @@ impl Sealer {
 
     pub fn open(&self, tenant_id: Uuid, sealed: &str) -> Result<SecretString, SealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
             return Err(SealError::Malformed);
         };
         let key = std::iter::once(&self.current)
@@ -100,9 +109,17 @@ impl Sealer {
             return Err(SealError::Malformed);
         }
         let (nonce, ciphertext) = blob.split_at(NONCE_LEN);
-        let payload = Payload { msg: ciphertext, aad: tenant_id.as_bytes() };
-        let plain = key.cipher.decrypt(XNonce::from_slice(nonce), payload).map_err(|_| SealError::Forged)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| SealError::Malformed)
+        let payload = Payload {
+            msg: ciphertext,
+            aad: tenant_id.as_bytes(),
+        };
+        let plain = key
+            .cipher
+            .decrypt(XNonce::from_slice(nonce), payload)
+            .map_err(|_| SealError::Forged)?;
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| SealError::Malformed)
     }
 
     /// True when the value was sealed with an old key and should be re-sealed.
@@ -116,7 +133,10 @@ mod tests {
     use super::*;
 
     fn sealer() -> Sealer {
-        Sealer::new(MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}")), vec![])
+        Sealer::new(
+            MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}")),
+            vec![],
+        )
     }
 
     #[test]
@@ -125,7 +145,9 @@ mod tests {
         let tenant = Uuid::new_v4();
         let sealed = sealer.seal(tenant, &SecretString::from("s3cret-password"));
         assert!(!sealed.contains("s3cret"));
-        let opened = sealer.open(tenant, &sealed).map(|s| s.expose_secret().to_owned());
+        let opened = sealer
+            .open(tenant, &sealed)
+            .map(|s| s.expose_secret().to_owned());
         assert_eq!(opened, Ok("s3cret-password".to_owned()));
     }
 
@@ -134,13 +156,22 @@ mod tests {
         let sealer = sealer();
         let tenant = Uuid::new_v4();
         let sealed = sealer.seal(tenant, &SecretString::from("pw"));
-        assert_eq!(sealer.open(Uuid::new_v4(), &sealed).err(), Some(SealError::Forged));
-        assert!(matches!(self::sealer().open(tenant, &sealed), Err(SealError::UnknownKey(_))));
+        assert_eq!(
+            sealer.open(Uuid::new_v4(), &sealed).err(),
+            Some(SealError::Forged)
+        );
+        assert!(matches!(
+            self::sealer().open(tenant, &sealed),
+            Err(SealError::UnknownKey(_))
+        ));
         let mut tampered = sealed.clone();
         tampered.pop();
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert!(sealer.open(tenant, &tampered).is_err());
-        assert_eq!(sealer.open(tenant, "plain").err(), Some(SealError::Malformed));
+        assert_eq!(
+            sealer.open(tenant, "plain").err(),
+            Some(SealError::Malformed)
+        );
     }
 
     #[test]
@@ -161,7 +192,13 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused() {
-        assert_eq!(MasterKey::from_base64("short").err(), Some(SealError::BadKey));
-        assert_eq!(MasterKey::from_base64(&B64.encode([0u8; 16])).err(), Some(SealError::BadKey));
+        assert_eq!(
+            MasterKey::from_base64("short").err(),
+            Some(SealError::BadKey)
+        );
+        assert_eq!(
+            MasterKey::from_base64(&B64.encode([0u8; 16])).err(),
+            Some(SealError::BadKey)
+        );
     }
 }

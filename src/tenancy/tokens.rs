@@ -37,13 +37,17 @@ impl Scope {
 
 /// A fresh token. Return it to the caller once; store only [`hash_token`] of it.
 pub fn generate_token() -> SecretString {
-    SecretString::from(format!("{TOKEN_PREFIX}{}", Alphanumeric.sample_string(&mut OsRng, TOKEN_BODY_LEN)))
+    SecretString::from(format!(
+        "{TOKEN_PREFIX}{}",
+        Alphanumeric.sample_string(&mut OsRng, TOKEN_BODY_LEN)
+    ))
 }
 
 /// True when the text has the shape of one of our tokens (checked before any lookup).
 pub fn looks_like_token(raw: &str) -> bool {
-    raw.strip_prefix(TOKEN_PREFIX)
-        .is_some_and(|body| body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric()))
+    raw.strip_prefix(TOKEN_PREFIX).is_some_and(|body| {
+        body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 /// SHA-256 of the token: a 256-bit random token needs no salt or slow hash.
@@ -67,7 +71,13 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_recognised() {
-        for bad in ["", "nj_", "nj_short", "xx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "nj_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!"] {
+        for bad in [
+            "",
+            "nj_",
+            "nj_short",
+            "xx_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "nj_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!",
+        ] {
             assert!(!looks_like_token(bad), "{bad}");
         }
     }

@@ -18,9 +18,11 @@ pub use tenants::{Tenant, TenantStatusGql};
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct AdminQuery(tenants::TenantsQuery);
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct AdminMutation(tenants::TenantsMutation, tokens::TokensMutation);
 
 /// What admin resolvers work with.
@@ -32,12 +34,20 @@ pub struct AdminContext {
 }
 
 pub(crate) fn admin_context<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AdminContext> {
-    ctx.data::<AdminContext>()
-        .map_err(|_| Error::Internal(anyhow::anyhow!("admin schema executed without an AdminContext")).extend())
+    ctx.data::<AdminContext>().map_err(|_| {
+        Error::Internal(anyhow::anyhow!(
+            "admin schema executed without an AdminContext"
+        ))
+        .extend()
+    })
 }
 
 pub fn builder() -> async_graphql::SchemaBuilder<AdminQuery, AdminMutation, EmptySubscription> {
-    Schema::build(AdminQuery::default(), AdminMutation::default(), EmptySubscription)
+    Schema::build(
+        AdminQuery::default(),
+        AdminMutation::default(),
+        EmptySubscription,
+    )
 }
 
 /// The schema without data, for printing the SDL.

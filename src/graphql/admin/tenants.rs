@@ -115,19 +115,39 @@ impl TenantsQuery {
         let admin = admin_context(ctx)?;
         let limit = page_size(first, 50)?;
         let status = status.map(TenantStatus::from);
-        let mut rows = admin.registry.tenants(status, limit + 1, after.as_deref()).await?;
+        let mut rows = admin
+            .registry
+            .tenants(status, limit + 1, after.as_deref())
+            .await?;
         let total_count = admin.registry.count_tenants(status).await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let mut connection = Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
-        connection.edges.extend(rows.into_iter().map(|row| Edge::new(row.slug.clone(), Tenant::from(row))));
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            has_next,
+            ConnectionTotals { total_count },
+        );
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(row.slug.clone(), Tenant::from(row))),
+        );
         Ok(connection)
     }
 
-    async fn tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tenant>> {
+    async fn tenant(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+    ) -> async_graphql::Result<Option<Tenant>> {
         let admin = admin_context(ctx)?;
-        let Ok(slug) = TenantSlug::parse(&slug) else { return Ok(None) };
-        Ok(admin.registry.tenant_by_slug(&slug).await?.map(Tenant::from))
+        let Ok(slug) = TenantSlug::parse(&slug) else {
+            return Ok(None);
+        };
+        Ok(admin
+            .registry
+            .tenant_by_slug(&slug)
+            .await?
+            .map(Tenant::from))
     }
 }
 
@@ -137,7 +157,11 @@ pub struct TenantsMutation;
 #[Object]
 impl TenantsMutation {
     /// Provisions a tenant: role, database, schema, chart of accounts. Returns its first token.
-    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> async_graphql::Result<CreateTenantPayload> {
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> async_graphql::Result<CreateTenantPayload> {
         let admin = admin_context(ctx)?;
         let new = NewTenant {
             slug: parse_slug(&input.slug)?,

@@ -1,0 +1,272 @@
+//! The test harness: real PostgreSQL, real server, real HTTP.
+//!
+//! Each test binary starts one throwaway cluster from the installed binaries (as the
+//! `postgres` user when running as root), on a free port, with fsync off; it is
+//! stopped and its folder removed when the binary exits. `TEST_DATABASE_ADMIN_URL`
+//! points the suite at an existing server instead. Each test gets its own registry
+//! database and uniquely named tenants, so tests run in parallel and in any order.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Mutex, OnceLock};
+
+use nusa_journal::config::{ServiceConfig, TenancyLimits, DEFAULT_ROLE_PREFIX};
+use nusa_journal::embedded::ensure_database;
+use nusa_journal::local_postgres::{remove_tree, ClusterOptions, LocalCluster};
+use nusa_journal::startup::{Application, Services};
+use nusa_journal::tenancy::sealing::{MasterKey, Sealer};
+use rand::distributions::{Alphanumeric, DistString};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+
+/// A PostgreSQL server the tests may create databases and roles on.
+pub struct TestServer {
+    /// Superuser (or CREATEDB+CREATEROLE) URL without a database path.
+    admin_base: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl TestServer {
+    pub fn url(&self, db: &str) -> SecretString {
+        SecretString::from(format!("{}/{db}", self.admin_base))
+    }
+}
+
+/// Clusters this binary started, stopped at exit.
+static STARTED: Mutex<Vec<(LocalCluster, PathBuf)>> = Mutex::new(Vec::new());
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+
+extern "C" fn stop_clusters() {
+    let clusters = std::mem::take(&mut *STARTED.lock().unwrap_or_else(|p| p.into_inner()));
+    for (mut cluster, dir) in clusters {
+        cluster.stop();
+        remove_tree(&dir);
+    }
+}
+
+/// The binary's shared server: the throwaway cluster, or `TEST_DATABASE_ADMIN_URL`.
+pub fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| {
+        init_logs();
+        if let Ok(url) = std::env::var("TEST_DATABASE_ADMIN_URL") {
+            let parsed =
+                url::Url::parse(&url).expect("TEST_DATABASE_ADMIN_URL is a postgres:// URL");
+            let mut base = parsed.clone();
+            base.set_path("");
+            return TestServer {
+                admin_base: base.as_str().trim_end_matches('/').to_owned(),
+                host: parsed.host_str().unwrap_or("127.0.0.1").to_owned(),
+                port: parsed.port().unwrap_or(5432),
+            };
+        }
+        let (cluster, dir) = start_cluster();
+        let server = TestServer {
+            admin_base: cluster
+                .superuser_url("")
+                .expose_secret()
+                .trim_end_matches('/')
+                .to_owned(),
+            host: "127.0.0.1".into(),
+            port: cluster.port(),
+        };
+        let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
+        if started.is_empty() {
+            // SAFETY: registering a plain extern "C" function with no captured state.
+            unsafe { libc::atexit(stop_clusters) };
+        }
+        started.push((cluster, dir));
+        server
+    })
+}
+
+/// A fresh throwaway cluster in a new folder under the temp dir.
+pub fn start_cluster() -> (LocalCluster, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("nusa-test-pg-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    let cluster = LocalCluster::start_or_reuse(&ClusterOptions {
+        root: dir.clone(),
+        durable: false,
+    })
+    .unwrap_or_else(|e| panic!("cannot start a test PostgreSQL cluster: {e:#}"));
+    (cluster, dir)
+}
+
+fn init_logs() {
+    if std::env::var("TEST_LOG").is_ok() {
+        nusa_journal::telemetry::init(nusa_journal::telemetry::LogFormat::Pretty);
+    }
+}
+
+/// A slug no other test uses: `prefix-` + 8 random characters.
+pub fn unique_slug(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        Alphanumeric
+            .sample_string(&mut rand::thread_rng(), 8)
+            .to_lowercase()
+    )
+}
+
+/// A running server with its own registry database.
+pub struct TestApp {
+    pub base: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub config: ServiceConfig,
+    pub services: Services,
+}
+
+/// A provisioned tenant and its first token.
+pub struct TestTenant {
+    pub slug: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a changed configuration (limits, timeouts).
+    pub async fn spawn_with(change: impl FnOnce(&mut ServiceConfig)) -> TestApp {
+        let server = server();
+        let registry_db = format!("test_registry_{}", uuid::Uuid::new_v4().simple());
+        ensure_database(&server.url("postgres"), &registry_db)
+            .await
+            .expect("create registry database");
+        let mut config = ServiceConfig {
+            registry_url: server.url(&registry_db),
+            tenant_admin_url: server.url("postgres"),
+            tenant_db_host: server.host.clone(),
+            tenant_db_port: server.port,
+            tenant_role_prefix: DEFAULT_ROLE_PREFIX.to_owned(),
+            sealer: Sealer::new(
+                MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
+                vec![],
+            ),
+            admin_token: SecretString::from(
+                Alphanumeric.sample_string(&mut rand::thread_rng(), 32),
+            ),
+            limits: TenancyLimits::default(),
+            bind_addr: "127.0.0.1:0".parse().expect("addr"),
+        };
+        change(&mut config);
+        Self::spawn_config(config).await
+    }
+
+    pub async fn spawn_config(config: ServiceConfig) -> TestApp {
+        let app = Application::build(config.clone())
+            .await
+            .expect("build application");
+        let port = app.port();
+        let services = app.services().clone();
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::new(),
+            config,
+            services,
+        }
+    }
+
+    pub fn admin_token(&self) -> &str {
+        self.config.admin_token.expose_secret()
+    }
+
+    /// Runs an admin GraphQL operation with the admin token.
+    pub async fn admin(&self, query: &str, variables: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/admin/graphql", self.base))
+            .bearer_auth(self.admin_token())
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("admin request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Provisions a tenant with a unique slug through the admin API.
+    pub async fn create_tenant(&self, prefix: &str, name: &str) -> TestTenant {
+        let slug = unique_slug(prefix);
+        let (status, body) = self
+            .admin(
+                "mutation($input: CreateTenantInput!) { createTenant(input: $input) { tenant { slug status } token } }",
+                json!({ "input": { "slug": slug, "name": name } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["data"]["createTenant"]["tenant"]["status"], "ACTIVE",
+            "{body}"
+        );
+        let token = body["data"]["createTenant"]["token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        TestTenant { slug, token }
+    }
+
+    /// Runs a tenant GraphQL operation.
+    pub async fn tenant(
+        &self,
+        slug: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/{slug}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("tenant request");
+        let status = response.status();
+        (status, response.json().await.expect("JSON body"))
+    }
+
+    /// Sends a request with a raw, unnormalised path (for `..`, `%2e%2e`, spaces).
+    pub async fn raw_post(&self, raw_path: &str) -> (u16, Value) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .expect("connect");
+        let body = r#"{"query":"{ company { name } }"}"#;
+        let request = format!(
+            "POST {raw_path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.expect("read");
+        let response = String::from_utf8_lossy(&response);
+        let status = response
+            .split(' ')
+            .nth(1)
+            .and_then(|s| u16::from_str(s).ok())
+            .unwrap_or(0);
+        let json = response
+            .split("\r\n\r\n")
+            .nth(1)
+            .and_then(|b| serde_json::from_str(b).ok())
+            .unwrap_or(Value::Null);
+        (status, json)
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
