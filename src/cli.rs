@@ -9,6 +9,7 @@ use crate::startup::{shutdown_signal, Application, Services};
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::registry::Registry;
 use crate::tenancy::slug::TenantSlug;
+use crate::tenancy::tokens::Scope;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,6 +62,47 @@ pub enum TenantCommand {
         #[arg(long, default_value_t = 1)]
         fiscal_year_start_month: i32,
     },
+    /// Suspend a tenant: its requests get 403 and its pools close on every instance.
+    Suspend {
+        slug: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Activate a suspended tenant.
+    Activate { slug: String },
+    /// Manage a tenant's API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and stored only as a hash.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// Repeat for several scopes; default: read and write.
+        #[arg(long = "scope", value_enum)]
+        scopes: Vec<ScopeArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScopeArg {
+    Read,
+    Write,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(arg: ScopeArg) -> Self {
+        match arg {
+            ScopeArg::Read => Scope::Read,
+            ScopeArg::Write => Scope::Write,
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -86,37 +128,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("registry migrations applied");
             Ok(())
         }
-        Command::Tenant {
-            action:
-                TenantCommand::Create {
-                    slug,
-                    name,
-                    currency,
-                    fiscal_year_start_month,
-                },
+        Command::Tenant { action } => tenant_command(action).await,
+    }
+}
+
+async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
+    let prepared = prepare(&Settings::from_env()?).await?;
+    let services = Services::connect(&prepared.config).await?;
+    let lifecycle = &services.lifecycle;
+    match action {
+        TenantCommand::Create {
+            slug,
+            name,
+            currency,
+            fiscal_year_start_month,
         } => {
-            let slug =
-                TenantSlug::parse(&slug).map_err(|e| anyhow::anyhow!("invalid slug: {e}"))?;
-            let prepared = prepare(&Settings::from_env()?).await?;
-            let services = Services::connect(&prepared.config).await?;
             let new = NewTenant {
-                slug,
+                slug: parse_slug(&slug)?,
                 name,
                 base_currency: currency,
                 fiscal_year_start_month,
             };
-            let provisioned = services.provisioner.create(new).await?;
+            let provisioned = lifecycle.create_tenant(new).await?;
             println!(
                 "created tenant {} ({})",
                 provisioned.tenant.slug, provisioned.tenant.name
             );
+            println!("API token (shown once): {}", provisioned.token.expose_secret());
+        }
+        TenantCommand::Suspend { slug, reason } => {
+            let tenant = lifecycle.suspend(&parse_slug(&slug)?, reason).await?;
+            println!("suspended {}", tenant.slug);
+        }
+        TenantCommand::Activate { slug } => {
+            let tenant = lifecycle.activate(&parse_slug(&slug)?).await?;
+            println!("activated {}", tenant.slug);
+        }
+        TenantCommand::Token {
+            action: TokenCommand::Create { slug, name, scopes },
+        } => {
+            let scopes: Vec<Scope> = if scopes.is_empty() {
+                vec![Scope::Read, Scope::Write]
+            } else {
+                scopes.into_iter().map(Scope::from).collect()
+            };
+            let (row, token) = lifecycle.create_token(&parse_slug(&slug)?, &name, &scopes).await?;
+            let names: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
             println!(
-                "API token (shown once): {}",
-                provisioned.token.expose_secret()
+                "created token {} ({}) for {slug}, scopes {}",
+                row.id,
+                row.name,
+                names.join(",")
             );
-            Ok(())
+            println!("token (shown once): {}", token.expose_secret());
         }
     }
+    Ok(())
+}
+
+fn parse_slug(raw: &str) -> anyhow::Result<TenantSlug> {
+    TenantSlug::parse(raw).map_err(|why| anyhow::anyhow!("invalid tenant slug '{raw}': {why}"))
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -127,10 +198,7 @@ async fn serve() -> anyhow::Result<()> {
     if let Some(data_dir) = &prepared.data_dir {
         let token = ensure_demo_tenant(app.services(), data_dir).await?;
         println!("Nusa Journal listening on {base}");
-        println!(
-            "  embedded PostgreSQL and secrets in {}",
-            data_dir.display()
-        );
+        println!("  embedded PostgreSQL and secrets in {}", data_dir.display());
         println!("  demo company GraphiQL: {base}/{DEMO_SLUG}/graphql");
         println!("  demo token: {}", token.expose_secret());
         println!("  (send it as the header  Authorization: Bearer <token>)");

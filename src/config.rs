@@ -87,8 +87,7 @@ impl Settings {
         let defaults = TenancyLimits::default();
         let limits = TenancyLimits {
             cache_capacity: parse_var("TENANT_CACHE_CAPACITY")?.unwrap_or(defaults.cache_capacity),
-            pool_max_connections: parse_var("TENANT_POOL_MAX_CONNECTIONS")?
-                .unwrap_or(defaults.pool_max_connections),
+            pool_max_connections: parse_var("TENANT_POOL_MAX_CONNECTIONS")?.unwrap_or(defaults.pool_max_connections),
             statement_timeout: parse_var("TENANT_STATEMENT_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.statement_timeout),
@@ -104,8 +103,7 @@ impl Settings {
                 "TENANT_CACHE_CAPACITY and TENANT_POOL_MAX_CONNECTIONS must be at least 1"
             ));
         }
-        let prefix =
-            var("TENANT_DB_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.to_owned());
+        let prefix = var("TENANT_DB_USERNAME_PREFIX").unwrap_or_else(|| DEFAULT_ROLE_PREFIX.to_owned());
         validate_role_prefix(&prefix)?;
         Ok(Settings {
             registry_database_url: var("REGISTRY_DATABASE_URL").map(SecretString::from),
@@ -120,8 +118,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".nusa")),
             limits,
-            bind_addr: parse_var("BIND_ADDR")?
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
         })
     }
 
@@ -145,10 +142,7 @@ impl Settings {
                 .or_else(|| parsed.host_str().map(str::to_owned))
                 .unwrap_or_else(|| "127.0.0.1".into()),
             tenant_db_port: self.tenant_db_port.or(parsed.port()).unwrap_or(5432),
-            tenant_admin_url: self
-                .tenant_db_admin_url
-                .clone()
-                .unwrap_or_else(|| registry_url.clone()),
+            tenant_admin_url: self.tenant_db_admin_url.clone().unwrap_or_else(|| registry_url.clone()),
             registry_url,
             tenant_role_prefix: self.tenant_role_prefix.clone(),
             sealer,
@@ -160,10 +154,7 @@ impl Settings {
 }
 
 /// Builds the sealer from the current key and the comma-separated old keys.
-pub fn build_sealer(
-    master_key: &SecretString,
-    old_keys: Option<&SecretString>,
-) -> anyhow::Result<Sealer> {
+pub fn build_sealer(master_key: &SecretString, old_keys: Option<&SecretString>) -> anyhow::Result<Sealer> {
     let current = MasterKey::from_base64(master_key.expose_secret()).context("NUSA_MASTER_KEY")?;
     let old = old_keys
         .map(|keys| {
@@ -190,7 +181,9 @@ fn validate_role_prefix(prefix: &str) -> anyhow::Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(anyhow!("TENANT_DB_USERNAME_PREFIX must be 1 to 12 characters of a-z, 0-9 and _, starting with a letter"))
+        Err(anyhow!(
+            "TENANT_DB_USERNAME_PREFIX must be 1 to 12 characters of a-z, 0-9 and _, starting with a letter"
+        ))
     }
 }
 
@@ -219,14 +212,7 @@ mod tests {
     fn role_prefix_rules() {
         assert!(validate_role_prefix("nusa_tenant_").is_ok());
         assert!(validate_role_prefix("t1_").is_ok());
-        for bad in [
-            "",
-            "Nusa",
-            "1abc",
-            "a\"b",
-            "nusa-tenant",
-            "much_too_long_prefix_",
-        ] {
+        for bad in ["", "Nusa", "1abc", "a\"b", "nusa-tenant", "much_too_long_prefix_"] {
             assert!(validate_role_prefix(bad).is_err(), "{bad}");
         }
     }

@@ -36,12 +36,14 @@ pub struct Prepared {
 /// Turns settings into a complete configuration, starting the embedded cluster if needed.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     if let Some(url) = &settings.registry_database_url {
-        let master_key = settings.master_key.clone().ok_or_else(|| {
-            anyhow!("NUSA_MASTER_KEY is required when REGISTRY_DATABASE_URL is set")
-        })?;
-        let admin_token = settings.admin_token.clone().ok_or_else(|| {
-            anyhow!("NUSA_ADMIN_TOKEN is required when REGISTRY_DATABASE_URL is set")
-        })?;
+        let master_key = settings
+            .master_key
+            .clone()
+            .ok_or_else(|| anyhow!("NUSA_MASTER_KEY is required when REGISTRY_DATABASE_URL is set"))?;
+        let admin_token = settings
+            .admin_token
+            .clone()
+            .ok_or_else(|| anyhow!("NUSA_ADMIN_TOKEN is required when REGISTRY_DATABASE_URL is set"))?;
         let config = settings.complete(url.clone(), &master_key, admin_token)?;
         return Ok(Prepared {
             config,
@@ -51,15 +53,13 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     }
 
     let data_dir = settings.data_dir.clone();
-    fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
     restrict_data_dir(&data_dir)?;
     let options = ClusterOptions {
         root: data_dir.join("postgres"),
         durable: true,
     };
-    let cluster =
-        tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
+    let cluster = tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
     ensure_database(&cluster.superuser_url("postgres"), REGISTRY_DB).await?;
     let master_key = match &settings.master_key {
         Some(key) => key.clone(),
@@ -99,11 +99,7 @@ fn restrict_data_dir(data_dir: &Path) -> anyhow::Result<()> {
 
 /// The cluster came up on another port than last time (the old one was taken):
 /// tenant rows that named the old port are pointed at the new one.
-async fn repoint_tenants(
-    config: &ServiceConfig,
-    old_port: u16,
-    new_port: u16,
-) -> anyhow::Result<()> {
+async fn repoint_tenants(config: &ServiceConfig, old_port: u16, new_port: u16) -> anyhow::Result<()> {
     let registry = crate::tenancy::registry::Registry::connect(&config.registry_url).await?;
     registry.migrate().await?;
     registry
@@ -143,10 +139,7 @@ pub async fn ensure_database(admin_url: &SecretString, name: &str) -> anyhow::Re
     Ok(())
 }
 
-fn read_or_create_secret(
-    path: &Path,
-    generate: impl FnOnce() -> String,
-) -> anyhow::Result<SecretString> {
+fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<SecretString> {
     if let Ok(existing) = fs::read_to_string(path) {
         return Ok(SecretString::from(existing.trim().to_owned()));
     }
@@ -157,10 +150,7 @@ fn read_or_create_secret(
 
 /// Provisions `pt-demo` on the first run and returns a working token for it. The
 /// token is kept in the data folder (0600) so later runs can print it again.
-pub async fn ensure_demo_tenant(
-    services: &Services,
-    data_dir: &Path,
-) -> anyhow::Result<SecretString> {
+pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow::Result<SecretString> {
     let token_file = data_dir.join("demo-token");
     if let Ok(token) = fs::read_to_string(&token_file) {
         return Ok(SecretString::from(token.trim().to_owned()));
@@ -170,20 +160,15 @@ pub async fn ensure_demo_tenant(
         None => {
             tracing::info!("first run: provisioning the demo tenant {DEMO_SLUG}");
             services
-                .provisioner
-                .create(NewTenant::new(slug, DEMO_NAME))
+                .lifecycle
+                .create_tenant(NewTenant::new(slug, DEMO_NAME))
                 .await?
                 .token
         }
-        Some(tenant) => {
+        Some(_) => {
             let (_, token) = services
-                .registry
-                .create_token(
-                    services.registry.db(),
-                    tenant.id,
-                    "demo",
-                    &[Scope::Read, Scope::Write],
-                )
+                .lifecycle
+                .create_token(&slug, "demo", &[Scope::Read, Scope::Write])
                 .await?;
             token
         }

@@ -34,19 +34,13 @@ pub enum Error {
     BadRequest { status: StatusCode, message: String },
     /// `BAD_USER_INPUT`: validation failed; `field` names the input path where there is one.
     #[error("{message}")]
-    BadUserInput {
-        field: Option<String>,
-        message: String,
-    },
+    BadUserInput { field: Option<String>, message: String },
     /// `NOT_FOUND`: the addressed object does not exist.
     #[error("{0}")]
     NotFound(String),
     /// `CONFLICT`: a unique value is taken (slug, code, idempotency key with another body).
     #[error("{message}")]
-    Conflict {
-        field: Option<String>,
-        message: String,
-    },
+    Conflict { field: Option<String>, message: String },
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
@@ -145,13 +139,9 @@ pub fn is_connection_error(err: &DbErr) -> bool {
     use sea_orm::sqlx;
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
             e.as_ref(),
-            sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Tls(_)
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
         ),
         _ => false,
     }

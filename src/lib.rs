@@ -33,6 +33,8 @@ pub mod http;
 pub mod ledger;
 /// Starting PostgreSQL clusters from the installed binaries (embedded default, tests).
 pub mod local_postgres;
+/// Prometheus metrics of one application instance.
+pub mod metrics;
 /// Building, binding, serving and stopping the application.
 pub mod startup;
 /// The tracing subscriber.

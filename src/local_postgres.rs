@@ -22,8 +22,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The message for a machine without PostgreSQL: what to install or what to set.
-pub const MISSING_POSTGRES: &str =
-    "no PostgreSQL binaries found (looked at `pg_config --bindir` and \
+pub const MISSING_POSTGRES: &str = "no PostgreSQL binaries found (looked at `pg_config --bindir` and \
 /usr/lib/postgresql/*/bin). Install them with `apt-get install postgresql` (the service starts a \
 cluster of its own), or set REGISTRY_DATABASE_URL to use an existing PostgreSQL server.";
 
@@ -109,13 +108,7 @@ impl LocalCluster {
         let data = root.join("pgdata");
         let password_file = root.join("superuser-password");
         if !data.join("PG_VERSION").exists() {
-            initdb(
-                &binaries,
-                &data,
-                &password_file,
-                run_as.as_ref(),
-                options.durable,
-            )?;
+            initdb(&binaries, &data, &password_file, run_as.as_ref(), options.durable)?;
         }
         let superuser_password = SecretString::from(
             fs::read_to_string(&password_file)
@@ -214,9 +207,8 @@ impl RunAs {
         if !Uid::effective().is_root() {
             return Ok(None);
         }
-        let user = User::from_name("postgres")?.ok_or_else(|| {
-            anyhow!("running as root, but there is no `postgres` system user to run PostgreSQL as")
-        })?;
+        let user = User::from_name("postgres")?
+            .ok_or_else(|| anyhow!("running as root, but there is no `postgres` system user to run PostgreSQL as"))?;
         Ok(Some(RunAs {
             uid: user.uid,
             gid: user.gid,
@@ -233,8 +225,7 @@ impl RunAs {
         let absolute = fs::canonicalize(root)?;
         for dir in absolute.ancestors().skip(1) {
             let meta = fs::metadata(dir)?;
-            let passable = meta.mode() & 0o001 != 0
-                || (meta.uid() == self.uid.as_raw() && meta.mode() & 0o100 != 0);
+            let passable = meta.mode() & 0o001 != 0 || (meta.uid() == self.uid.as_raw() && meta.mode() & 0o100 != 0);
             if !passable {
                 bail!(
                     "PostgreSQL runs as the `postgres` user, which cannot enter {} (mode {:o}); \
@@ -248,8 +239,7 @@ impl RunAs {
     }
 
     fn chown(&self, path: &Path) -> anyhow::Result<()> {
-        nix::unistd::chown(path, Some(self.uid), Some(self.gid))
-            .with_context(|| format!("chown {}", path.display()))
+        nix::unistd::chown(path, Some(self.uid), Some(self.gid)).with_context(|| format!("chown {}", path.display()))
     }
 }
 
@@ -294,10 +284,7 @@ fn initdb(
     let _ = fs::remove_file(&pwfile);
     if !output.status.success() {
         let _ = fs::remove_dir_all(data);
-        bail!(
-            "initdb failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
+        bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
     Ok(())
 }
@@ -359,11 +346,7 @@ fn start_server(
         cmd.args(["-c", setting]);
     }
     if !durable {
-        for setting in [
-            "fsync=off",
-            "synchronous_commit=off",
-            "full_page_writes=off",
-        ] {
+        for setting in ["fsync=off", "synchronous_commit=off", "full_page_writes=off"] {
             cmd.args(["-c", setting]);
         }
     }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -9,16 +10,23 @@ use tokio::net::TcpListener;
 use crate::config::ServiceConfig;
 use crate::graphql::{admin, tenant};
 use crate::http::{router, AppInner, AppState};
+use crate::metrics::Metrics;
 use crate::tenancy::connections::TenantConnections;
+use crate::tenancy::directory::TenantDirectory;
+use crate::tenancy::invalidation::Invalidation;
+use crate::tenancy::lifecycle::Lifecycle;
 use crate::tenancy::provision::Provisioner;
 use crate::tenancy::registry::{connect_pool, Registry};
 
-/// The long-lived parts of the service, shared by `serve` and the CLI commands.
+/// The long-lived parts of the service, shared by `serve`, the admin API and the CLI.
 #[derive(Clone)]
 pub struct Services {
     pub registry: Registry,
-    pub provisioner: Provisioner,
+    /// Cached registry reads for the request path.
+    pub directory: Arc<TenantDirectory>,
     pub connections: Arc<TenantConnections>,
+    pub invalidation: Invalidation,
+    pub lifecycle: Lifecycle,
 }
 
 impl Services {
@@ -36,10 +44,15 @@ impl Services {
             config.tenant_role_prefix.clone(),
         );
         let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
+        let directory = Arc::new(TenantDirectory::new(registry.clone(), config.limits.registry_cache_ttl));
+        let invalidation = Invalidation::new(directory.clone(), connections.clone());
+        let lifecycle = Lifecycle::new(registry.clone(), provisioner, invalidation.clone());
         Ok(Services {
             registry,
-            provisioner,
+            directory,
             connections,
+            invalidation,
+            lifecycle,
         })
     }
 }
@@ -59,16 +72,12 @@ impl Application {
     }
 
     pub async fn with_services(config: ServiceConfig, services: Services) -> anyhow::Result<Self> {
-        let admin_schema = admin::builder()
-            .data(admin::AdminContext {
-                registry: services.registry.clone(),
-                provisioner: services.provisioner.clone(),
-                connections: services.connections.clone(),
-            })
-            .finish();
+        let admin_schema = admin::builder().data(services.clone()).finish();
         let state = AppState(Arc::new(AppInner {
             registry: services.registry.clone(),
+            directory: services.directory.clone(),
             connections: services.connections.clone(),
+            metrics: Metrics::new(services.connections.clone()),
             tenant_schema: tenant::schema(),
             admin_schema,
             admin_token: config.admin_token.clone(),
@@ -95,15 +104,14 @@ impl Application {
 
     /// Serves until `shutdown` completes, lets in-flight requests finish, then closes
     /// every tenant pool.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let connections = self.services.connections.clone();
+        let listener_task = self.services.invalidation.spawn_listener();
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
             .await?;
-        connections.close_all().await;
+        listener_task.abort();
+        connections.close_all(Duration::from_secs(30)).await;
         tracing::info!("stopped");
         Ok(())
     }

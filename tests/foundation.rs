@@ -61,14 +61,7 @@ async fn bad_slugs_get_400_invalid_tenant_slug_over_http() {
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(error_code(&body), "INVALID_TENANT_SLUG", "{path}: {body}");
     }
-    assert_eq!(
-        app.services
-            .connections
-            .stats
-            .cache_misses
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(app.services.connections.stats.cache_misses.get(), 0);
 }
 
 #[tokio::test]
@@ -82,26 +75,15 @@ async fn unknown_tenant_is_404_and_opens_no_connection() {
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 
     let stats = &app.services.connections.stats;
-    assert_eq!(
-        stats
-            .cache_misses
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0,
-        "no pool lookup for an unknown tenant"
-    );
-    assert_eq!(
-        stats.pool_opens.load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    assert_eq!(stats.cache_misses.get(), 0, "no pool lookup for an unknown tenant");
+    assert_eq!(stats.pool_opens.get(), 0);
     let seen = app
         .services
         .registry
         .db()
         .query_all_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
-            format!(
-                "SELECT pid FROM pg_stat_activity WHERE application_name = 'nusa-journal:{slug}'"
-            ),
+            format!("SELECT pid FROM pg_stat_activity WHERE application_name = 'nusa-journal:{slug}'"),
         ))
         .await
         .expect("pg_stat_activity");
@@ -114,21 +96,14 @@ async fn each_tenant_sees_only_its_own_company() {
     let maju = app.create_tenant("pt-maju", "PT Maju Jaya").await;
     let sinar = app.create_tenant("cv-sinar", "CV Sinar Terang").await;
 
-    let (status, body) = app
-        .tenant(&maju.slug, Some(&maju.token), COMPANY, json!({}))
-        .await;
+    let (status, body) = app.tenant(&maju.slug, Some(&maju.token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["company"]["name"], "PT Maju Jaya");
     assert_eq!(body["data"]["company"]["baseCurrency"], "IDR");
-    let (status, other) = app
-        .tenant(&sinar.slug, Some(&sinar.token), COMPANY, json!({}))
-        .await;
+    let (status, other) = app.tenant(&sinar.slug, Some(&sinar.token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{other}");
     assert_eq!(other["data"]["company"]["name"], "CV Sinar Terang");
-    assert_ne!(
-        body["data"]["company"]["id"],
-        other["data"]["company"]["id"]
-    );
+    assert_ne!(body["data"]["company"]["id"], other["data"]["company"]["id"]);
 
     // A change in one tenant's books does not show in the other's.
     let (status, updated) = app
@@ -152,15 +127,10 @@ async fn each_tenant_sees_only_its_own_company() {
             json!({}),
         )
         .await;
-    assert_eq!(
-        other["data"]["company"]["legalName"],
-        serde_json::Value::Null
-    );
+    assert_eq!(other["data"]["company"]["legalName"], serde_json::Value::Null);
 
     // One tenant's token does not open the other's books.
-    let (status, body) = app
-        .tenant(&sinar.slug, Some(&maju.token), COMPANY, json!({}))
-        .await;
+    let (status, body) = app.tenant(&sinar.slug, Some(&maju.token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(error_code(&body), "UNAUTHENTICATED");
 }
@@ -225,15 +195,10 @@ async fn registry_holds_only_sealed_passwords_bound_to_their_tenant() {
         ))
         .await
         .expect("swap sealed value");
-    let (status, body) = app
-        .tenant(&b.slug, Some(&b.token), COMPANY, json!({}))
-        .await;
+    let (status, body) = app.tenant(&b.slug, Some(&b.token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(error_code(&body), "TENANT_UNAVAILABLE");
-    assert!(
-        !body.to_string().contains("v1."),
-        "no sealed value in errors"
-    );
+    assert!(!body.to_string().contains("v1."), "no sealed value in errors");
 }
 
 #[tokio::test]
@@ -299,9 +264,5 @@ async fn health_and_readiness() {
         .await
         .expect("graphiql");
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page
-        .text()
-        .await
-        .expect("html")
-        .contains("/pt-anything/graphql"));
+    assert!(page.text().await.expect("html").contains("/pt-anything/graphql"));
 }

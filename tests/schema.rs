@@ -2,8 +2,8 @@
 
 #[test]
 fn schema_graphql_matches_the_tenant_schema() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .expect("schema.graphql");
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql");
     let built = nusa_journal::graphql::tenant::schema().sdl();
     assert!(
         committed == built,
@@ -13,9 +13,8 @@ fn schema_graphql_matches_the_tenant_schema() {
 
 #[test]
 fn schema_admin_graphql_matches_the_admin_schema() {
-    let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.admin.graphql"))
-            .expect("schema.admin.graphql");
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.admin.graphql"))
+        .expect("schema.admin.graphql");
     let built = nusa_journal::graphql::admin::schema_for_sdl().sdl();
     assert!(
         committed == built,

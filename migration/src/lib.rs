@@ -29,10 +29,7 @@ mod tests {
     /// `mYYYYMMDD_HHMMSS_what`, unique, and listed in increasing order.
     #[test]
     fn migrations_are_named_and_ordered() {
-        let names: Vec<String> = Migrator::migrations()
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect();
+        let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
         assert!(!names.is_empty());
         for name in &names {
             let bytes = name.as_bytes();

@@ -8,19 +8,13 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(UP)
-            .await
-            .map(|_| ())
+        manager.get_connection().execute_unprepared(UP).await.map(|_| ())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared(
-                "DROP TABLE tenant_events; DROP TABLE api_tokens; DROP TABLE tenants;",
-            )
+            .execute_unprepared("DROP TABLE tenant_events; DROP TABLE api_tokens; DROP TABLE tenants;")
             .await
             .map(|_| ())
     }

@@ -8,16 +8,14 @@ use subtle::ConstantTimeEq;
 
 use crate::entities::registry::{api_tokens, tenants};
 use crate::error::{Error, Result};
-use crate::tenancy::registry::Registry;
+use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::tokens::{looks_like_token, Scope};
 
 /// The token of `Authorization: Bearer <token>`.
 pub fn bearer_token(headers: &HeaderMap) -> Result<SecretString> {
     let value = headers
         .get(header::AUTHORIZATION)
-        .ok_or(Error::Unauthenticated(
-            "missing Authorization: Bearer token",
-        ))?
+        .ok_or(Error::Unauthenticated("missing Authorization: Bearer token"))?
         .to_str()
         .map_err(|_| Error::Unauthenticated("malformed Authorization header"))?;
     let (scheme, token) = value
@@ -33,7 +31,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<SecretString> {
 /// Checks a tenant token and returns its scopes. Unknown, revoked and other tenants'
 /// tokens get the same answer, so a caller learns nothing about other tenants.
 pub async fn verify_tenant_token(
-    registry: &Registry,
+    directory: &TenantDirectory,
     tenant: &tenants::Model,
     headers: &HeaderMap,
 ) -> Result<Vec<Scope>> {
@@ -41,7 +39,7 @@ pub async fn verify_tenant_token(
     if !looks_like_token(token.expose_secret()) {
         return Err(Error::Unauthenticated("malformed token"));
     }
-    let row: Option<api_tokens::Model> = registry.token_by_secret(&token).await?;
+    let row: Option<api_tokens::Model> = directory.token(&token).await?;
     match row {
         Some(row) if row.tenant_id == tenant.id && row.revoked_at.is_none() => {
             Ok(row.scopes.iter().filter_map(|s| Scope::parse(s)).collect())

@@ -16,10 +16,7 @@ pub async fn healthz() -> impl IntoResponse {
 /// 200 when the registry database answers, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.registry.is_ready().await {
-        (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ready" })),
-        )
+        (StatusCode::OK, Json(serde_json::json!({ "status": "ready" })))
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -36,5 +33,16 @@ pub async fn not_found() -> impl IntoResponse {
             "no such route; tenants are served at /{tenant}/graphql",
             "NOT_FOUND",
         )),
+    )
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
     )
 }

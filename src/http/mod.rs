@@ -16,7 +16,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::graphql::admin::AdminSchema;
 use crate::graphql::tenant::TenantSchema;
+use crate::metrics::Metrics;
 use crate::tenancy::connections::TenantConnections;
+use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::registry::Registry;
 
 /// Largest request body accepted (GraphQL documents and variables are small).
@@ -28,7 +30,9 @@ pub struct AppState(pub Arc<AppInner>);
 
 pub struct AppInner {
     pub registry: Registry,
+    pub directory: Arc<TenantDirectory>,
     pub connections: Arc<TenantConnections>,
+    pub metrics: Metrics,
     pub tenant_schema: TenantSchema,
     pub admin_schema: AdminSchema,
     pub admin_token: SecretString,
@@ -45,11 +49,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
-        .route(
-            "/{tenant}/graphql",
-            get(tenant::graphiql).post(tenant::graphql),
-        )
+        .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
         .fallback(health::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())

@@ -16,8 +16,7 @@ use crate::graphql::tenant::TenantDb;
 use crate::tenancy::slug::TenantSlug;
 
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
-    let Path(raw) =
-        path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
+    let Path(raw) = path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
     TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
 }
 
@@ -28,21 +27,15 @@ pub async fn graphql(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     let slug = parse_slug(path)?;
-    let tenant = state
-        .registry
-        .tenant_by_slug(&slug)
-        .await?
-        .ok_or(Error::TenantNotFound)?;
+    let tenant = state.directory.tenant(&slug).await?.ok_or(Error::TenantNotFound)?;
     match tenant.status {
         TenantStatus::Deleted => return Err(Error::TenantNotFound),
         TenantStatus::Provisioning => {
-            return Err(Error::TenantUnavailable(
-                "the tenant is still being provisioned".into(),
-            ))
+            return Err(Error::TenantUnavailable("the tenant is still being provisioned".into()))
         }
         TenantStatus::Active | TenantStatus::Suspended => {}
     }
-    let scopes = verify_tenant_token(&state.registry, &tenant, &headers).await?;
+    let scopes = verify_tenant_token(&state.directory, &tenant, &headers).await?;
     if tenant.status == TenantStatus::Suspended {
         return Err(Error::TenantSuspended);
     }
@@ -55,13 +48,19 @@ pub async fn graphql(
     });
     let response = state.tenant_schema.execute_batch(request).await;
     drop(lease);
-    Ok(async_graphql_axum::GraphQLResponse::from(response).into_response())
+    let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
+    let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
+    if database_lost {
+        // The pool's connections died under us: answer 503 as API.md says, and let the
+        // next request reopen the pool (with backoff) instead of reusing dead connections.
+        state.connections.invalidate(&tenant.slug);
+        *http.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    Ok(http)
 }
 
 /// GraphiQL pointed at this tenant. The page needs no token; queries from it do.
-pub async fn graphiql(
-    path: std::result::Result<Path<String>, PathRejection>,
-) -> Result<Html<String>> {
+pub async fn graphiql(path: std::result::Result<Path<String>, PathRejection>) -> Result<Html<String>> {
     let slug = parse_slug(path)?;
     let endpoint = format!("/{slug}/graphql");
     Ok(Html(
@@ -70,4 +69,18 @@ pub async fn graphiql(
             .title(&format!("Nusa Journal — {slug}"))
             .finish(),
     ))
+}
+
+fn response_has_code(response: &async_graphql::BatchResponse, code: &str) -> bool {
+    let responses: Vec<&async_graphql::Response> = match response {
+        async_graphql::BatchResponse::Single(one) => vec![one],
+        async_graphql::BatchResponse::Batch(many) => many.iter().collect(),
+    };
+    responses.iter().flat_map(|r| r.errors.iter()).any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|value| *value == async_graphql::Value::from(code))
+    })
 }

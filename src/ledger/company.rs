@@ -30,28 +30,20 @@ pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))
 }
 
-pub async fn update_company(
-    db: &impl ConnectionTrait,
-    changes: CompanyChanges,
-) -> Result<company::Model> {
+pub async fn update_company(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
     let current = company(db).await?;
     let mut row: company::ActiveModel = current.into();
     if let Some(name) = changes.name {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::bad_input(
-                "input.name",
-                "a company name has 1 to 200 characters",
-            ));
+            return Err(Error::bad_input("input.name", "a company name has 1 to 200 characters"));
         }
         row.name = Set(name.to_owned());
     }
     match changes.legal_name {
         Change::Keep => {}
         Change::Clear => row.legal_name = Set(None),
-        Change::Set(legal) => {
-            row.legal_name = Set(Some(legal.trim().to_owned()).filter(|s| !s.is_empty()))
-        }
+        Change::Set(legal) => row.legal_name = Set(Some(legal.trim().to_owned()).filter(|s| !s.is_empty())),
     }
     match changes.tax_id {
         Change::Keep => {}
@@ -60,10 +52,7 @@ pub async fn update_company(
     }
     if let Some(month) = changes.fiscal_year_start_month {
         if !(1..=12).contains(&month) {
-            return Err(Error::bad_input(
-                "input.fiscalYearStartMonth",
-                "a month from 1 to 12",
-            ));
+            return Err(Error::bad_input("input.fiscalYearStartMonth", "a month from 1 to 12"));
         }
         row.fiscal_year_start_month = Set(month as i16);
     }
@@ -80,10 +69,7 @@ pub async fn update_company(
 /// (the NIK-based form used since 2024). Dots, dashes and spaces are dropped; the
 /// digits are stored.
 pub fn normalize_npwp(raw: &str) -> Result<String> {
-    let digits: String = raw
-        .chars()
-        .filter(|c| !matches!(c, '.' | '-' | ' '))
-        .collect();
+    let digits: String = raw.chars().filter(|c| !matches!(c, '.' | '-' | ' ')).collect();
     if digits.chars().all(|c| c.is_ascii_digit()) && matches!(digits.len(), 15 | 16) {
         Ok(digits)
     } else {
@@ -104,10 +90,7 @@ mod tests {
             normalize_npwp("01.234.567.8-901.000").ok(),
             Some("012345678901000".into())
         );
-        assert_eq!(
-            normalize_npwp("3201234567890001").ok(),
-            Some("3201234567890001".into())
-        );
+        assert_eq!(normalize_npwp("3201234567890001").ok(), Some("3201234567890001".into()));
         for bad in ["", "12345", "01.234.567.8-901.00x", "12345678901234567"] {
             assert!(normalize_npwp(bad).is_err(), "{bad}");
         }

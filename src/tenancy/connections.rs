@@ -12,11 +12,12 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lru::LruCache;
+use prometheus_client::metrics::counter::Counter;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::{ConnectOptions as _, PgPool};
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
@@ -77,14 +78,14 @@ struct Backoff {
     until: Option<Instant>,
 }
 
-/// Counters for `/metrics`.
+/// Counters for `/metrics` (shared handles: the metrics registry holds clones).
 #[derive(Default, Debug)]
 pub struct ConnectionStats {
-    pub pool_opens: AtomicU64,
-    pub failed_opens: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub cache_misses: AtomicU64,
-    pub evictions: AtomicU64,
+    pub pool_opens: Counter,
+    pub failed_opens: Counter,
+    pub cache_hits: Counter,
+    pub cache_misses: Counter,
+    pub evictions: Counter,
 }
 
 pub struct TenantConnections {
@@ -122,10 +123,7 @@ impl TenantConnections {
             if entry.retired.load(Ordering::Acquire) {
                 continue; // evicted while we waited: take the fresh entry
             }
-            let opened = entry
-                .pool
-                .get_or_try_init(|| self.open(tenant, &entry))
-                .await;
+            let opened = entry.pool.get_or_try_init(|| self.open(tenant, &entry)).await;
             return match opened {
                 Ok(pool) => {
                     self.clear_backoff(&tenant.slug);
@@ -149,11 +147,11 @@ impl TenantConnections {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(entry) = cache.get(&tenant.slug) {
             if entry.target == target {
-                self.stats.cache_hits.fetch_add(1, Ordering::Relaxed);
+                self.stats.cache_hits.inc();
                 return entry.clone();
             }
         }
-        self.stats.cache_misses.fetch_add(1, Ordering::Relaxed);
+        self.stats.cache_misses.inc();
         let entry = Arc::new(PoolEntry {
             target,
             pool: OnceCell::new(),
@@ -163,7 +161,7 @@ impl TenantConnections {
         });
         if let Some((slug, displaced)) = cache.push(tenant.slug.clone(), entry.clone()) {
             if slug != tenant.slug {
-                self.stats.evictions.fetch_add(1, Ordering::Relaxed);
+                self.stats.evictions.inc();
                 tracing::debug!(tenant.slug = %slug, "evicting tenant pool");
             }
             self.retire(displaced);
@@ -172,9 +170,7 @@ impl TenantConnections {
     }
 
     async fn open(&self, tenant: &tenants::Model, entry: &PoolEntry) -> Result<PgPool> {
-        let unavailable = |why: &str| {
-            Error::TenantUnavailable(format!("the tenant database is unavailable: {why}"))
-        };
+        let unavailable = |why: &str| Error::TenantUnavailable(format!("the tenant database is unavailable: {why}"));
         let Some(sealed) = tenant.db_password.as_deref() else {
             return Err(unavailable("it is not provisioned"));
         };
@@ -209,17 +205,17 @@ impl TenantConnections {
         match tokio::time::timeout(timeout, connecting).await {
             Ok(Ok(pool)) => {
                 *entry.permit.lock().unwrap_or_else(|p| p.into_inner()) = Some(permit);
-                self.stats.pool_opens.fetch_add(1, Ordering::Relaxed);
+                self.stats.pool_opens.inc();
                 tracing::debug!(tenant.slug = %tenant.slug, "opened tenant pool");
                 Ok(pool)
             }
             Ok(Err(err)) => {
-                self.stats.failed_opens.fetch_add(1, Ordering::Relaxed);
+                self.stats.failed_opens.inc();
                 tracing::warn!(tenant.slug = %tenant.slug, error = %err, "cannot open tenant pool");
                 Err(unavailable("it cannot be reached"))
             }
             Err(_) => {
-                self.stats.failed_opens.fetch_add(1, Ordering::Relaxed);
+                self.stats.failed_opens.inc();
                 tracing::warn!(tenant.slug = %tenant.slug, "timed out opening tenant pool");
                 Err(unavailable("connecting timed out"))
             }
@@ -228,11 +224,7 @@ impl TenantConnections {
 
     /// Closes the tenant's pool (suspend, delete, credential change, restore).
     pub fn invalidate(self: &Arc<Self>, slug: &str) {
-        let removed = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop(slug);
+        let removed = self.cache.lock().unwrap_or_else(|p| p.into_inner()).pop(slug);
         if let Some(entry) = removed {
             self.retire(entry);
         }
@@ -254,16 +246,15 @@ impl TenantConnections {
         }
     }
 
-    /// Closes all pools and waits until their connections are gone.
-    pub async fn close_all(self: &Arc<Self>) {
+    /// Closes all pools and waits (up to `grace`) until their connections are gone.
+    pub async fn close_all(self: &Arc<Self>, grace: Duration) {
         self.invalidate_all();
-        while self.open_connections() > 0
-            || !self
-                .retiring
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_empty()
-        {
+        let deadline = Instant::now() + grace;
+        while !self.retiring.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+            if Instant::now() > deadline {
+                tracing::warn!("tenant pools still draining at shutdown; giving up waiting");
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -281,11 +272,7 @@ impl TenantConnections {
             if let Some(pool) = entry.pool.get() {
                 pool.close().await;
             }
-            entry
-                .permit
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
+            entry.permit.lock().unwrap_or_else(|p| p.into_inner()).take();
             this.retiring
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -296,11 +283,7 @@ impl TenantConnections {
     fn forget_failed(&self, slug: &str, entry: &Arc<PoolEntry>) {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache
-                .peek(slug)
-                .is_some_and(|cached| Arc::ptr_eq(cached, entry))
-                && entry.pool.get().is_none()
-            {
+            if cache.peek(slug).is_some_and(|cached| Arc::ptr_eq(cached, entry)) && entry.pool.get().is_none() {
                 cache.pop(slug);
             }
         }

@@ -3,6 +3,12 @@
 
 /// LRU-bounded map of tenant pools: the only way to reach a tenant database.
 pub mod connections;
+/// Cached registry reads on the request path (tenants, tokens).
+pub mod directory;
+/// Change notifications between instances (LISTEN/NOTIFY) and local invalidation.
+pub mod invalidation;
+/// Suspend, activate, tokens: lifecycle changes shared by the admin API and the CLI.
+pub mod lifecycle;
 /// Creating a tenant's role, database and schema, with rollback on failure.
 pub mod provision;
 /// Registry database access: tenants, tokens, events.

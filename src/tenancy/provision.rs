@@ -11,10 +11,7 @@ use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, SqlErr,
-    SqlxPostgresConnector,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, SqlErr, SqlxPostgresConnector};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -52,24 +49,16 @@ impl NewTenant {
     fn validate(&self) -> Result<()> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(Error::bad_input(
-                "name",
-                "a company name has 1 to 200 characters",
-            ));
+            return Err(Error::bad_input("name", "a company name has 1 to 200 characters"));
         }
-        if !(self.base_currency.len() == 3
-            && self.base_currency.bytes().all(|b| b.is_ascii_uppercase()))
-        {
+        if !(self.base_currency.len() == 3 && self.base_currency.bytes().all(|b| b.is_ascii_uppercase())) {
             return Err(Error::bad_input(
                 "baseCurrency",
                 "an ISO 4217 code of three capital letters, e.g. IDR",
             ));
         }
         if !(1..=12).contains(&self.fiscal_year_start_month) {
-            return Err(Error::bad_input(
-                "fiscalYearStartMonth",
-                "a month from 1 to 12",
-            ));
+            return Err(Error::bad_input("fiscalYearStartMonth", "a month from 1 to 12"));
         }
         Ok(())
     }
@@ -130,12 +119,7 @@ impl Provisioner {
                     Ok(tenant) => {
                         let (_, token) = self
                             .registry
-                            .create_token(
-                                self.registry.db(),
-                                tenant.id,
-                                "default",
-                                &[Scope::Read, Scope::Write],
-                            )
+                            .create_token(self.registry.db(), tenant.id, "default", &[Scope::Read, Scope::Write])
                             .await?;
                         self.registry
                             .record_event(Some(tenant.id), slug.as_str(), "created", None)
@@ -167,23 +151,16 @@ impl Provisioner {
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         };
-        row.insert(self.registry.db())
-            .await
-            .map_err(|err| match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => {
-                    Error::conflict("slug", format!("tenant '{}' already exists", new.slug))
-                }
-                _ => err.into(),
-            })
+        row.insert(self.registry.db()).await.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Error::conflict("slug", format!("tenant '{}' already exists", new.slug))
+            }
+            _ => err.into(),
+        })
     }
 
     /// Role, database, migrations, seed. Returns the sealed password.
-    async fn build(
-        &self,
-        row: &tenants::Model,
-        new: &NewTenant,
-        created: &mut Created,
-    ) -> Result<String> {
+    async fn build(&self, row: &tenants::Model, new: &NewTenant, created: &mut Created) -> Result<String> {
         let role = &row.db_username;
         let database = &row.db_name;
         let password = SecretString::from(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 40));
@@ -211,11 +188,7 @@ impl Provisioner {
         Ok(self.sealer.seal(row.id, &password))
     }
 
-    async fn activate(
-        &self,
-        row: &tenants::Model,
-        sealed_password: String,
-    ) -> Result<tenants::Model> {
+    async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
         let mut active: tenants::ActiveModel = row.clone().into();
         active.db_password = Set(Some(sealed_password));
         active.status = Set(TenantStatus::Active);
@@ -229,10 +202,7 @@ impl Provisioner {
         tracing::warn!(tenant.slug = %row.slug, error = %err, "provisioning failed; rolling back");
         if created.database {
             if let Err(e) = self
-                .admin_exec(&format!(
-                    r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#,
-                    row.db_name
-                ))
+                .admin_exec(&format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, row.db_name))
                 .await
             {
                 tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop database during rollback");
@@ -246,10 +216,7 @@ impl Provisioner {
                 tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop role during rollback");
             }
         }
-        if let Err(e) = tenants::Entity::delete_by_id(row.id)
-            .exec(self.registry.db())
-            .await
-        {
+        if let Err(e) = tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await {
             tracing::error!(tenant.slug = %row.slug, error = %e, "cannot remove registry row during rollback");
         }
         let detail = match &err {
@@ -267,11 +234,7 @@ impl Provisioner {
         Ok(())
     }
 
-    async fn connect_as_tenant(
-        &self,
-        row: &tenants::Model,
-        password: &SecretString,
-    ) -> Result<DatabaseConnection> {
+    async fn connect_as_tenant(&self, row: &tenants::Model, password: &SecretString) -> Result<DatabaseConnection> {
         let options = PgConnectOptions::new()
             .host(&row.db_host)
             .port(u16::try_from(row.db_port).unwrap_or(5432))
@@ -284,11 +247,7 @@ impl Provisioner {
             .max_connections(1)
             .connect_with(options)
             .await
-            .map_err(|e| {
-                Error::Internal(anyhow::anyhow!(
-                    "connecting to the new tenant database: {e}"
-                ))
-            })?;
+            .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the new tenant database: {e}")))?;
         Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
     }
 }

@@ -8,8 +8,8 @@ use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlxPostgresConnector,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, SqlxPostgresConnector,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -105,13 +105,7 @@ impl Registry {
 
     /// Appends to the lifecycle log. A failure to log is itself logged, not raised:
     /// the change it describes has already happened.
-    pub async fn record_event(
-        &self,
-        tenant_id: Option<Uuid>,
-        slug: &str,
-        kind: &str,
-        detail: Option<String>,
-    ) {
+    pub async fn record_event(&self, tenant_id: Option<Uuid>, slug: &str, kind: &str, detail: Option<String>) {
         let event = tenant_events::ActiveModel {
             tenant_id: Set(tenant_id),
             slug: Set(slug.to_owned()),
@@ -143,19 +137,13 @@ impl Registry {
     ) -> Result<(api_tokens::Model, SecretString)> {
         let name = name.trim();
         if name.is_empty() || name.len() > 100 {
-            return Err(Error::bad_input(
-                "name",
-                "a token name has 1 to 100 characters",
-            ));
+            return Err(Error::bad_input("name", "a token name has 1 to 100 characters"));
         }
         let mut scope_names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
         scope_names.sort();
         scope_names.dedup();
         if scope_names.is_empty() {
-            return Err(Error::bad_input(
-                "scopes",
-                "a token needs at least one scope",
-            ));
+            return Err(Error::bad_input("scopes", "a token needs at least one scope"));
         }
         let token = tokens::generate_token();
         let model = api_tokens::ActiveModel {

@@ -31,8 +31,8 @@ fn verifier_with_salt(password: &str, salt: &[u8], iterations: u32) -> String {
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
 }
@@ -46,20 +46,13 @@ mod tests {
         let v = scram_sha256_verifier("hunter2-password");
         assert!(v.starts_with("SCRAM-SHA-256$4096:"));
         assert!(!v.contains("hunter2"));
-        assert_ne!(
-            v,
-            scram_sha256_verifier("hunter2-password"),
-            "salt is random"
-        );
+        assert_ne!(v, scram_sha256_verifier("hunter2-password"), "salt is random");
     }
 
     #[test]
     fn salt_and_iterations_are_encoded() {
         // PostgreSQL accepting the verifier is checked end to end: tenant roles log in with it.
         let v = verifier_with_salt("pencil", b"saltsaltsaltsalt", 4096);
-        assert!(
-            v.starts_with("SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$"),
-            "{v}"
-        );
+        assert!(v.starts_with("SCRAM-SHA-256$4096:c2FsdHNhbHRzYWx0c2FsdA==$"), "{v}");
     }
 }

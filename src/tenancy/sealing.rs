@@ -83,11 +83,7 @@ impl Sealer {
             msg: secret.expose_secret().as_bytes(),
             aad: tenant_id.as_bytes(),
         };
-        let ciphertext = self
-            .current
-            .cipher
-            .encrypt(&nonce, payload)
-            .unwrap_or_default();
+        let ciphertext = self.current.cipher.encrypt(&nonce, payload).unwrap_or_default();
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
         format!("{FORMAT_VERSION}.{}.{}", self.current.id, B64.encode(blob))
@@ -95,9 +91,7 @@ impl Sealer {
 
     pub fn open(&self, tenant_id: Uuid, sealed: &str) -> Result<SecretString, SealError> {
         let mut parts = sealed.splitn(3, '.');
-        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) =
-            (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(FORMAT_VERSION), Some(key_id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(SealError::Malformed);
         };
         let key = std::iter::once(&self.current)
@@ -145,9 +139,7 @@ mod tests {
         let tenant = Uuid::new_v4();
         let sealed = sealer.seal(tenant, &SecretString::from("s3cret-password"));
         assert!(!sealed.contains("s3cret"));
-        let opened = sealer
-            .open(tenant, &sealed)
-            .map(|s| s.expose_secret().to_owned());
+        let opened = sealer.open(tenant, &sealed).map(|s| s.expose_secret().to_owned());
         assert_eq!(opened, Ok("s3cret-password".to_owned()));
     }
 
@@ -156,10 +148,7 @@ mod tests {
         let sealer = sealer();
         let tenant = Uuid::new_v4();
         let sealed = sealer.seal(tenant, &SecretString::from("pw"));
-        assert_eq!(
-            sealer.open(Uuid::new_v4(), &sealed).err(),
-            Some(SealError::Forged)
-        );
+        assert_eq!(sealer.open(Uuid::new_v4(), &sealed).err(), Some(SealError::Forged));
         assert!(matches!(
             self::sealer().open(tenant, &sealed),
             Err(SealError::UnknownKey(_))
@@ -168,10 +157,7 @@ mod tests {
         tampered.pop();
         tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
         assert!(sealer.open(tenant, &tampered).is_err());
-        assert_eq!(
-            sealer.open(tenant, "plain").err(),
-            Some(SealError::Malformed)
-        );
+        assert_eq!(sealer.open(tenant, "plain").err(), Some(SealError::Malformed));
     }
 
     #[test]
@@ -192,10 +178,7 @@ mod tests {
 
     #[test]
     fn bad_keys_are_refused() {
-        assert_eq!(
-            MasterKey::from_base64("short").err(),
-            Some(SealError::BadKey)
-        );
+        assert_eq!(MasterKey::from_base64("short").err(), Some(SealError::BadKey));
         assert_eq!(
             MasterKey::from_base64(&B64.encode([0u8; 16])).err(),
             Some(SealError::BadKey)

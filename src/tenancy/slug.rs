@@ -32,9 +32,7 @@ impl TenantSlug {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.len();
         if !(MIN_LEN..=MAX_LEN).contains(&len) {
-            return Err(format!(
-                "a tenant slug has {MIN_LEN} to {MAX_LEN} characters"
-            ));
+            return Err(format!("a tenant slug has {MIN_LEN} to {MAX_LEN} characters"));
         }
         if !raw
             .bytes()
@@ -92,14 +90,7 @@ mod tests {
 
     #[test]
     fn accepts_good_slugs() {
-        for good in [
-            "pt-maju-jaya",
-            "abc",
-            "a1b",
-            "cv-sinar-2",
-            "123",
-            &"a".repeat(50),
-        ] {
+        for good in ["pt-maju-jaya", "abc", "a1b", "cv-sinar-2", "123", &"a".repeat(50)] {
             assert!(TenantSlug::parse(good).is_ok(), "{good} should parse");
         }
     }
@@ -141,10 +132,7 @@ mod tests {
             "template1",
         ];
         for slug in bad {
-            assert!(
-                TenantSlug::parse(slug).is_err(),
-                "{slug:?} should be refused"
-            );
+            assert!(TenantSlug::parse(slug).is_err(), "{slug:?} should be refused");
         }
     }
 

@@ -45,9 +45,8 @@ pub fn generate_token() -> SecretString {
 
 /// True when the text has the shape of one of our tokens (checked before any lookup).
 pub fn looks_like_token(raw: &str) -> bool {
-    raw.strip_prefix(TOKEN_PREFIX).is_some_and(|body| {
-        body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
+    raw.strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|body| body.len() == TOKEN_BODY_LEN && body.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// SHA-256 of the token: a 256-bit random token needs no salt or slow hash.

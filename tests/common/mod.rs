@@ -52,8 +52,7 @@ pub fn server() -> &'static TestServer {
     SERVER.get_or_init(|| {
         init_logs();
         if let Ok(url) = std::env::var("TEST_DATABASE_ADMIN_URL") {
-            let parsed =
-                url::Url::parse(&url).expect("TEST_DATABASE_ADMIN_URL is a postgres:// URL");
+            let parsed = url::Url::parse(&url).expect("TEST_DATABASE_ADMIN_URL is a postgres:// URL");
             let mut base = parsed.clone();
             base.set_path("");
             return TestServer {
@@ -107,14 +106,14 @@ fn init_logs() {
 pub fn unique_slug(prefix: &str) -> String {
     format!(
         "{prefix}-{}",
-        Alphanumeric
-            .sample_string(&mut rand::thread_rng(), 8)
-            .to_lowercase()
+        Alphanumeric.sample_string(&mut rand::thread_rng(), 8).to_lowercase()
     )
 }
 
 /// A running server with its own registry database.
 pub struct TestApp {
+    /// The master key (base64), for spawning processes on the same registry.
+    pub master_key: String,
     pub base: String,
     pub port: u16,
     pub client: reqwest::Client,
@@ -140,40 +139,59 @@ impl TestApp {
         ensure_database(&server.url("postgres"), &registry_db)
             .await
             .expect("create registry database");
+        let master_key = MasterKey::generate_base64();
         let mut config = ServiceConfig {
             registry_url: server.url(&registry_db),
             tenant_admin_url: server.url("postgres"),
             tenant_db_host: server.host.clone(),
             tenant_db_port: server.port,
             tenant_role_prefix: DEFAULT_ROLE_PREFIX.to_owned(),
-            sealer: Sealer::new(
-                MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
-                vec![],
-            ),
-            admin_token: SecretString::from(
-                Alphanumeric.sample_string(&mut rand::thread_rng(), 32),
-            ),
+            sealer: Sealer::new(MasterKey::from_base64(&master_key).expect("key"), vec![]),
+            admin_token: SecretString::from(Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
             limits: TenancyLimits::default(),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
         };
         change(&mut config);
-        Self::spawn_config(config).await
+        Self::spawn_config(config, master_key).await
     }
 
-    pub async fn spawn_config(config: ServiceConfig) -> TestApp {
-        let app = Application::build(config.clone())
-            .await
-            .expect("build application");
+    /// Another instance on the same registry (and with the same keys), maybe configured differently.
+    pub async fn another_instance(&self, change: impl FnOnce(&mut ServiceConfig)) -> TestApp {
+        let mut config = self.config.clone();
+        config.bind_addr = "127.0.0.1:0".parse().expect("addr");
+        change(&mut config);
+        Self::spawn_config(config, self.master_key.clone()).await
+    }
+
+    pub async fn spawn_config(config: ServiceConfig, master_key: String) -> TestApp {
+        let app = Application::build(config.clone()).await.expect("build application");
         let port = app.port();
         let services = app.services().clone();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         TestApp {
+            master_key,
             base: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::new(),
             config,
             services,
         }
+    }
+
+    /// The environment a `nusa-journal` process needs to work on this app's registry.
+    pub fn process_env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "REGISTRY_DATABASE_URL".into(),
+                self.config.registry_url.expose_secret().to_owned(),
+            ),
+            (
+                "TENANT_DB_ADMIN_URL".into(),
+                self.config.tenant_admin_url.expose_secret().to_owned(),
+            ),
+            ("NUSA_MASTER_KEY".into(), self.master_key.clone()),
+            ("NUSA_ADMIN_TOKEN".into(), self.admin_token().to_owned()),
+        ]
     }
 
     pub fn admin_token(&self) -> &str {
@@ -204,10 +222,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(
-            body["data"]["createTenant"]["tenant"]["status"], "ACTIVE",
-            "{body}"
-        );
+        assert_eq!(body["data"]["createTenant"]["tenant"]["status"], "ACTIVE", "{body}");
         let token = body["data"]["createTenant"]["token"]
             .as_str()
             .expect("token")
@@ -216,13 +231,7 @@ impl TestApp {
     }
 
     /// Runs a tenant GraphQL operation.
-    pub async fn tenant(
-        &self,
-        slug: &str,
-        token: Option<&str>,
-        query: &str,
-        variables: Value,
-    ) -> (StatusCode, Value) {
+    pub async fn tenant(&self, slug: &str, token: Option<&str>, query: &str, variables: Value) -> (StatusCode, Value) {
         let mut request = self
             .client
             .post(format!("{}/{slug}/graphql", self.base))
@@ -266,7 +275,117 @@ impl TestApp {
 
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
+}
+
+/// The `nusa-journal` binary, run as a real process.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_nusa-journal");
+
+/// A `nusa-journal serve` process, killed when dropped.
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub base: String,
+    /// The demo token, when the embedded default printed one.
+    pub demo_token: Option<String>,
+}
+
+fn binary_command(envs: &[(String, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(BINARY);
+    for var in [
+        "REGISTRY_DATABASE_URL",
+        "NUSA_MASTER_KEY",
+        "NUSA_ADMIN_TOKEN",
+        "TENANT_DB_ADMIN_URL",
+        "RUST_LOG",
+        "NUSA_DATA_DIR",
+    ] {
+        command.env_remove(var);
+    }
+    command
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .envs(envs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    command
+}
+
+impl ServerProcess {
+    /// Starts `nusa-journal serve` and reads its banner until it serves.
+    pub async fn start(envs: &[(String, String)], expect_demo: bool) -> ServerProcess {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let mut child = binary_command(envs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn nusa-journal");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut base = None;
+        let mut demo_token = None;
+        let banner = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.strip_prefix("Nusa Journal listening on ") {
+                    base = Some(rest.trim().to_owned());
+                    if !expect_demo {
+                        break;
+                    }
+                }
+                if let Some(token) = line.trim().strip_prefix("demo token: ") {
+                    demo_token = Some(token.trim().to_owned());
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(120), banner)
+            .await
+            .expect("the service prints its banner");
+        // Keep draining stdout so the process never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            child,
+            base: base.expect("listening line"),
+            demo_token,
+        }
+    }
+
+    /// SIGTERM, then the exit status must be success.
+    pub async fn stop(mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().expect("pid") as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        let status = tokio::time::timeout(std::time::Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("exits in time")
+            .expect("status");
+        assert!(status.success(), "exit status {status}");
+    }
+}
+
+/// Runs a `nusa-journal` command to completion; returns (success, stdout, stderr).
+pub async fn run_cli(args: &[&str], envs: &[(String, String)]) -> (bool, String, String) {
+    let output = binary_command(envs)
+        .args(args)
+        .output()
+        .await
+        .expect("run nusa-journal");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Polls `check` every 50 ms until it is true or `limit` passes; returns whether it became true.
+pub async fn eventually<F, Fut>(limit: std::time::Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

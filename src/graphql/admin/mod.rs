@@ -4,14 +4,10 @@
 mod tenants;
 mod tokens;
 
-use std::sync::Arc;
-
 use async_graphql::{Context, EmptySubscription, ErrorExtensions, MergedObject, Schema};
 
 use crate::error::Error;
-use crate::tenancy::connections::TenantConnections;
-use crate::tenancy::provision::Provisioner;
-use crate::tenancy::registry::Registry;
+use crate::startup::Services;
 
 pub use tenants::{Tenant, TenantStatusGql};
 
@@ -25,29 +21,14 @@ pub struct AdminQuery(tenants::TenantsQuery);
 #[graphql(name = "Mutation")]
 pub struct AdminMutation(tenants::TenantsMutation, tokens::TokensMutation);
 
-/// What admin resolvers work with.
-#[derive(Clone)]
-pub struct AdminContext {
-    pub registry: Registry,
-    pub provisioner: Provisioner,
-    pub connections: Arc<TenantConnections>,
-}
-
-pub(crate) fn admin_context<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a AdminContext> {
-    ctx.data::<AdminContext>().map_err(|_| {
-        Error::Internal(anyhow::anyhow!(
-            "admin schema executed without an AdminContext"
-        ))
-        .extend()
-    })
+/// What admin resolvers work with: the service's long-lived parts.
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("admin schema executed without Services")).extend())
 }
 
 pub fn builder() -> async_graphql::SchemaBuilder<AdminQuery, AdminMutation, EmptySubscription> {
-    Schema::build(
-        AdminQuery::default(),
-        AdminMutation::default(),
-        EmptySubscription,
-    )
+    Schema::build(AdminQuery::default(), AdminMutation::default(), EmptySubscription)
 }
 
 /// The schema without data, for printing the SDL.

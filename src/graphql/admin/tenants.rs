@@ -4,7 +4,7 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::admin_context;
+use super::services;
 use crate::entities::registry::tenants::{self as entity, TenantStatus};
 use crate::error::Error;
 use crate::graphql::pagination::{page_size, ConnectionTotals};
@@ -112,21 +112,15 @@ impl TenantsQuery {
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TenantConnection> {
-        let admin = admin_context(ctx)?;
+        let admin = services(ctx)?;
         let limit = page_size(first, 50)?;
         let status = status.map(TenantStatus::from);
-        let mut rows = admin
-            .registry
-            .tenants(status, limit + 1, after.as_deref())
-            .await?;
+        let mut rows = admin.registry.tenants(status, limit + 1, after.as_deref()).await?;
         let total_count = admin.registry.count_tenants(status).await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            has_next,
-            ConnectionTotals { total_count },
-        );
+        let mut connection =
+            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
         connection.edges.extend(
             rows.into_iter()
                 .map(|row| Edge::new(row.slug.clone(), Tenant::from(row))),
@@ -134,20 +128,12 @@ impl TenantsQuery {
         Ok(connection)
     }
 
-    async fn tenant(
-        &self,
-        ctx: &Context<'_>,
-        slug: String,
-    ) -> async_graphql::Result<Option<Tenant>> {
-        let admin = admin_context(ctx)?;
+    async fn tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tenant>> {
+        let admin = services(ctx)?;
         let Ok(slug) = TenantSlug::parse(&slug) else {
             return Ok(None);
         };
-        Ok(admin
-            .registry
-            .tenant_by_slug(&slug)
-            .await?
-            .map(Tenant::from))
+        Ok(admin.registry.tenant_by_slug(&slug).await?.map(Tenant::from))
     }
 }
 
@@ -162,17 +148,33 @@ impl TenantsMutation {
         ctx: &Context<'_>,
         input: CreateTenantInput,
     ) -> async_graphql::Result<CreateTenantPayload> {
-        let admin = admin_context(ctx)?;
+        let admin = services(ctx)?;
         let new = NewTenant {
             slug: parse_slug(&input.slug)?,
             name: input.name,
             base_currency: input.base_currency,
             fiscal_year_start_month: input.fiscal_year_start_month,
         };
-        let provisioned = admin.provisioner.create(new).await?;
+        let provisioned = admin.lifecycle.create_tenant(new).await?;
         Ok(CreateTenantPayload {
             tenant: provisioned.tenant.into(),
             token: secrecy::ExposeSecret::expose_secret(&provisioned.token).to_owned(),
         })
+    }
+
+    /// Requests get 403 TENANT_SUSPENDED and the tenant's pools close on every instance.
+    async fn suspend_tenant(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+        reason: Option<String>,
+    ) -> async_graphql::Result<Tenant> {
+        let admin = services(ctx)?;
+        Ok(admin.lifecycle.suspend(&parse_slug(&slug)?, reason).await?.into())
+    }
+
+    async fn activate_tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Tenant> {
+        let admin = services(ctx)?;
+        Ok(admin.lifecycle.activate(&parse_slug(&slug)?).await?.into())
     }
 }

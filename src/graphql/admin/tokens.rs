@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-use super::admin_context;
+use super::services;
 use super::tenants::parse_slug;
 use crate::entities::registry::api_tokens as entity;
 use crate::error::Error;
@@ -50,23 +50,12 @@ impl TokensMutation {
         ctx: &Context<'_>,
         slug: String,
         name: String,
-        #[graphql(default_with = "Some(vec![Scope::Read, Scope::Write])")] scopes: Option<
-            Vec<Scope>,
-        >,
+        #[graphql(default_with = "Some(vec![Scope::Read, Scope::Write])")] scopes: Option<Vec<Scope>>,
     ) -> async_graphql::Result<CreateApiTokenPayload> {
-        let admin = admin_context(ctx)?;
+        let admin = services(ctx)?;
         let slug = parse_slug(&slug)?;
-        let tenant = admin
-            .registry
-            .tenant_by_slug(&slug)
-            .await?
-            .filter(|t| t.status != crate::entities::registry::tenants::TenantStatus::Deleted)
-            .ok_or_else(|| Error::NotFound(format!("no tenant '{slug}'")))?;
         let scopes = scopes.unwrap_or_else(|| vec![Scope::Read, Scope::Write]);
-        let (row, token) = admin
-            .registry
-            .create_token(admin.registry.db(), tenant.id, &name, &scopes)
-            .await?;
+        let (row, token) = admin.lifecycle.create_token(&slug, &name, &scopes).await?;
         Ok(CreateApiTokenPayload {
             api_token: row.into(),
             token: token.expose_secret().to_owned(),
@@ -74,14 +63,9 @@ impl TokensMutation {
     }
 
     async fn revoke_api_token(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ApiToken> {
-        let admin = admin_context(ctx)?;
-        let id =
-            uuid::Uuid::parse_str(&id).map_err(|_| Error::bad_input("id", "not a token id"))?;
-        let row = admin
-            .registry
-            .revoke_token(id)
-            .await?
-            .ok_or_else(|| Error::NotFound("no such token".into()))?;
+        let admin = services(ctx)?;
+        let id = uuid::Uuid::parse_str(&id).map_err(|_| Error::bad_input("id", "not a token id"))?;
+        let row = admin.lifecycle.revoke_token(id).await?;
         Ok(row.into())
     }
 }

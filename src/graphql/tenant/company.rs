@@ -76,11 +76,7 @@ pub struct CompanyMutation;
 
 #[Object]
 impl CompanyMutation {
-    async fn update_company(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateCompanyInput,
-    ) -> async_graphql::Result<Company> {
+    async fn update_company(&self, ctx: &Context<'_>, input: UpdateCompanyInput) -> async_graphql::Result<Company> {
         let db = tenant_db(ctx)?;
         let changes = CompanyChanges {
             name: input.name,

@@ -7,13 +7,10 @@ use std::sync::Arc;
 
 use std::sync::Mutex;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema, SchemaBuilder,
-    ServerResult, Variables,
+    Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema, SchemaBuilder, ServerResult, Variables,
 };
 use sea_orm::DatabaseConnection;
 
@@ -40,18 +37,12 @@ pub struct TenantDb {
 
 /// The request's tenant database. Missing data is a server bug, reported as INTERNAL.
 pub fn tenant_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a TenantDb> {
-    ctx.data::<TenantDb>().map_err(|_| {
-        Error::Internal(anyhow::anyhow!("tenant schema executed without a TenantDb")).extend()
-    })
+    ctx.data::<TenantDb>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("tenant schema executed without a TenantDb")).extend())
 }
 
 pub fn builder() -> SchemaBuilder<TenantQuery, TenantMutation, EmptySubscription> {
-    Schema::build(
-        TenantQuery::default(),
-        TenantMutation::default(),
-        EmptySubscription,
-    )
-    .extension(ScopeCheck)
+    Schema::build(TenantQuery::default(), TenantMutation::default(), EmptySubscription).extension(ScopeCheck)
 }
 
 /// The schema as served (limits are added by the HTTP layer's settings).
@@ -83,10 +74,7 @@ impl Extension for ScopeCheckRequest {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        *self
-            .operation_name
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = request.operation_name.clone();
+        *self.operation_name.lock().unwrap_or_else(|p| p.into_inner()) = request.operation_name.clone();
         next.run(ctx, request).await
     }
 
@@ -98,19 +86,11 @@ impl Extension for ScopeCheckRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        let wanted = self
-            .operation_name
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let wanted = self.operation_name.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let selected_type = match (&document.operations, wanted) {
             (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => {
-                ops.get(name.as_str()).map(|op| op.node.ty)
-            }
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| op.node.ty)
-            }
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()).map(|op| op.node.ty),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
             (DocumentOperations::Multiple(_), None) => None,
         };
         if selected_type == Some(OperationType::Mutation) {
@@ -119,9 +99,7 @@ impl Extension for ScopeCheckRequest {
                 .map(|db| db.scopes.contains(&Scope::Write))
                 .unwrap_or(false);
             if !may_write {
-                let err =
-                    Error::Forbidden("this token may only read (it lacks the WRITE scope)".into())
-                        .extend();
+                let err = Error::Forbidden("this token may only read (it lacks the WRITE scope)".into()).extend();
                 return Err(err.into_server_error(Default::default()));
             }
         }
