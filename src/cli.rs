@@ -5,6 +5,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Settings;
 use crate::embedded::{ensure_demo_tenant, prepare, DEMO_SLUG};
+use crate::entities::registry::tenants::TenantStatus;
 use crate::startup::{shutdown_signal, Application, Services};
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::registry::Registry;
@@ -48,6 +49,18 @@ pub enum Command {
 pub enum MigrateTarget {
     /// Apply pending registry migrations.
     Registry,
+    /// Apply pending tenant migrations to every active or suspended tenant.
+    Tenants {
+        /// Tenants migrated at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Show what would be migrated, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +83,33 @@ pub enum TenantCommand {
     },
     /// Activate a suspended tenant.
     Activate { slug: String },
+    /// List tenants: slug, name, status, schema version, created.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+    },
+    /// Show one tenant and its events.
+    Show { slug: String },
+    /// Soft delete: DELETED, tokens revoked, pools closed, data kept.
+    Delete { slug: String },
+    /// Drop the database and role of a DELETED tenant (needs a backup taken after the delete, or --force).
+    Purge {
+        slug: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Dump the tenant's database (pg_dump custom format).
+    Backup {
+        slug: String,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restore a backup into a fresh database and switch the tenant to it.
+    Restore {
+        slug: String,
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
     /// Manage a tenant's API tokens.
     Token {
         #[command(subcommand)]
@@ -88,6 +128,25 @@ pub enum TokenCommand {
         #[arg(long = "scope", value_enum)]
         scopes: Vec<ScopeArg>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StatusArg {
+    Provisioning,
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl From<StatusArg> for TenantStatus {
+    fn from(arg: StatusArg) -> Self {
+        match arg {
+            StatusArg::Provisioning => TenantStatus::Provisioning,
+            StatusArg::Active => TenantStatus::Active,
+            StatusArg::Suspended => TenantStatus::Suspended,
+            StatusArg::Deleted => TenantStatus::Deleted,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -117,6 +176,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve().await,
+        Command::Migrate {
+            target:
+                MigrateTarget::Tenants {
+                    concurrency,
+                    tenant,
+                    dry_run,
+                },
+        } => migrate_tenants(concurrency, tenant, dry_run).await,
         Command::Migrate {
             target: MigrateTarget::Registry,
         } => {
@@ -164,6 +231,73 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             let tenant = lifecycle.activate(&parse_slug(&slug)?).await?;
             println!("activated {}", tenant.slug);
         }
+        TenantCommand::List { status } => {
+            let rows = services
+                .registry
+                .tenants(status.map(TenantStatus::from), None, None)
+                .await?;
+            println!(
+                "{:<32} {:<30} {:<13} {:<40} CREATED",
+                "SLUG", "NAME", "STATUS", "SCHEMA"
+            );
+            for t in rows {
+                println!(
+                    "{:<32} {:<30} {:<13} {:<40} {}",
+                    t.slug,
+                    truncate(&t.name, 30),
+                    format!("{:?}", t.status).to_uppercase(),
+                    t.schema_version.unwrap_or_else(|| "-".into()),
+                    t.created_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        TenantCommand::Show { slug } => {
+            let slug = parse_slug(&slug)?;
+            let t = services
+                .registry
+                .tenant_by_slug(&slug)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+            println!("slug:            {}", t.slug);
+            println!("name:            {}", t.name);
+            println!(
+                "status:          {:?}{}",
+                t.status,
+                t.status_reason.map(|r| format!(" ({r})")).unwrap_or_default()
+            );
+            println!("database:        {} on {}:{}", t.db_name, t.db_host, t.db_port);
+            println!("schema version:  {}", t.schema_version.unwrap_or_else(|| "-".into()));
+            println!(
+                "last migration:  {}",
+                t.last_migration_result.unwrap_or_else(|| "-".into())
+            );
+            println!("created:         {}", t.created_at);
+            println!("events:");
+            for e in services.registry.events(slug.as_str()).await? {
+                println!(
+                    "  {}  {:<24} {}",
+                    e.created_at.format("%Y-%m-%d %H:%M:%S"),
+                    e.kind,
+                    e.detail.unwrap_or_default()
+                );
+            }
+        }
+        TenantCommand::Delete { slug } => {
+            let tenant = lifecycle.delete(&parse_slug(&slug)?).await?;
+            println!("deleted {} (data kept; `tenant purge` drops it)", tenant.slug);
+        }
+        TenantCommand::Purge { slug, force } => {
+            lifecycle.purge(&parse_slug(&slug)?, force).await?;
+            println!("purged {slug}");
+        }
+        TenantCommand::Backup { slug, out } => {
+            lifecycle.backup(&parse_slug(&slug)?, &out).await?;
+            println!("backed up {slug} to {}", out.display());
+        }
+        TenantCommand::Restore { slug, from } => {
+            let tenant = lifecycle.restore(&parse_slug(&slug)?, &from).await?;
+            println!("restored {slug} from {} into {}", from.display(), tenant.db_name);
+        }
         TenantCommand::Token {
             action: TokenCommand::Create { slug, name, scopes },
         } => {
@@ -182,6 +316,65 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             );
             println!("token (shown once): {}", token.expose_secret());
         }
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        text.chars().take(width - 1).chain(std::iter::once('…')).collect()
+    }
+}
+
+/// `migrate tenants`: a progress bar on a terminal, plain lines otherwise; one line per
+/// tenant and a summary; an error (non-zero exit) if any tenant failed.
+async fn migrate_tenants(concurrency: usize, tenant: Option<String>, dry_run: bool) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+
+    use crate::tenancy::fleet::{self, MigrateOptions, Summary};
+
+    let prepared = prepare(&Settings::from_env()?).await?;
+    let services = Services::connect(&prepared.config).await?;
+    let only = tenant.as_deref().map(parse_slug).transpose()?;
+    let total = fleet::tenants_to_consider(&services.registry, only.as_ref())
+        .await?
+        .len();
+    let bar = std::io::stdout().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tenants {elapsed_precise} eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let options = MigrateOptions {
+        concurrency,
+        only,
+        dry_run,
+    };
+    let outcomes =
+        fleet::migrate_tenants(
+            &services.registry,
+            services.lifecycle.sealer(),
+            &options,
+            |outcome| match &bar {
+                Some(bar) => {
+                    bar.println(outcome.to_string());
+                    bar.inc(1);
+                }
+                None => println!("{outcome}"),
+            },
+        )
+        .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = Summary::of(&outcomes);
+    println!("{summary}");
+    if summary.failed > 0 {
+        anyhow::bail!("{} tenant(s) failed to migrate", summary.failed);
     }
     Ok(())
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub limits: TenancyLimits,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `TENANT_TEMPLATE`: `on` (default) or `off`.
+    pub use_template: bool,
 }
 
 /// Bounds of the tenant connection manager.
@@ -78,6 +80,8 @@ pub struct ServiceConfig {
     pub admin_token: SecretString,
     pub limits: TenancyLimits,
     pub bind_addr: SocketAddr,
+    /// Copy new tenant databases from a template database (`TENANT_TEMPLATE=off` disables).
+    pub use_template: bool,
 }
 
 pub const DEFAULT_ROLE_PREFIX: &str = "nusa_tenant_";
@@ -119,6 +123,11 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from(".nusa")),
             limits,
             bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            use_template: match var("TENANT_TEMPLATE").as_deref() {
+                None | Some("on") => true,
+                Some("off") => false,
+                Some(other) => return Err(anyhow!("TENANT_TEMPLATE={other:?}: use on or off")),
+            },
         })
     }
 
@@ -149,6 +158,7 @@ impl Settings {
             admin_token,
             limits: self.limits.clone(),
             bind_addr: self.bind_addr,
+            use_template: self.use_template,
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::tenancy::connections::TenantConnections;
 use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::invalidation::Invalidation;
 use crate::tenancy::lifecycle::Lifecycle;
-use crate::tenancy::provision::Provisioner;
+use crate::tenancy::provision::{Placement, Provisioner};
 use crate::tenancy::registry::{connect_pool, Registry};
 
 /// The long-lived parts of the service, shared by `serve`, the admin API and the CLI.
@@ -35,18 +35,23 @@ impl Services {
         let registry = Registry::connect(&config.registry_url).await?;
         registry.migrate().await?;
         let admin = connect_pool(&config.tenant_admin_url, "nusa-journal-admin", 4).await?;
-        let provisioner = Provisioner::new(
-            registry.clone(),
-            admin,
-            config.sealer.clone(),
-            config.tenant_db_host.clone(),
-            config.tenant_db_port,
-            config.tenant_role_prefix.clone(),
-        );
+        let placement = Placement {
+            db_host: config.tenant_db_host.clone(),
+            db_port: config.tenant_db_port,
+            role_prefix: config.tenant_role_prefix.clone(),
+            admin_url: config.tenant_admin_url.clone(),
+            use_template: config.use_template,
+        };
+        let provisioner = Provisioner::new(registry.clone(), admin, config.sealer.clone(), placement);
         let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
         let directory = Arc::new(TenantDirectory::new(registry.clone(), config.limits.registry_cache_ttl));
         let invalidation = Invalidation::new(directory.clone(), connections.clone());
-        let lifecycle = Lifecycle::new(registry.clone(), provisioner, invalidation.clone());
+        let lifecycle = Lifecycle::new(
+            registry.clone(),
+            provisioner,
+            invalidation.clone(),
+            config.sealer.clone(),
+        );
         Ok(Services {
             registry,
             directory,
@@ -56,6 +61,10 @@ impl Services {
         })
     }
 }
+
+/// A tenant still PROVISIONING after this long was abandoned by a crash (a live
+/// provisioning takes well under a second; the margin covers slow template rebuilds).
+const STALE_PROVISIONING: Duration = Duration::from_secs(600);
 
 /// A bound, ready-to-run server (port 0 in tests picks a free port).
 pub struct Application {
@@ -68,6 +77,10 @@ pub struct Application {
 impl Application {
     pub async fn build(config: ServiceConfig) -> anyhow::Result<Self> {
         let services = Services::connect(&config).await?;
+        let rolled_back = services.lifecycle.provisioner().reconcile(STALE_PROVISIONING).await?;
+        if rolled_back > 0 {
+            tracing::warn!(rolled_back, "rolled back tenants left half-provisioned by a crash");
+        }
         Self::with_services(config, services).await
     }
 

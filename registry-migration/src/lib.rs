@@ -4,13 +4,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_registry;
+mod m20261126_000002_tenant_operations;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_registry::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_registry::Migration),
+            Box::new(m20261126_000002_tenant_operations::Migration),
+        ]
     }
 
     /// Kept apart from the tenant migrations' table in case both ever share a database.

@@ -39,6 +39,7 @@ pub async fn graphql(
     if tenant.status == TenantStatus::Suspended {
         return Err(Error::TenantSuspended);
     }
+    refuse_outdated_schema(&tenant)?;
     let request = parse_graphql_body(body)?;
     let lease = state.connections.get(&tenant).await?;
     let request = request.data(TenantDb {
@@ -83,4 +84,19 @@ fn response_has_code(response: &async_graphql::BatchResponse, code: &str) -> boo
             .and_then(|ext| ext.get("code"))
             .is_some_and(|value| *value == async_graphql::Value::from(code))
     })
+}
+
+/// A tenant whose schema is behind this binary is refused rather than migrated on the
+/// request path: migrations are an operator's step (`migrate tenants`), run before a
+/// new version takes traffic. A schema ahead of the binary (during a rollout) is served.
+fn refuse_outdated_schema(tenant: &crate::entities::registry::tenants::Model) -> Result<()> {
+    let expected = migration::latest_version();
+    match tenant.schema_version.as_deref() {
+        Some(version) if version >= expected.as_str() => Ok(()),
+        _ => Err(Error::TenantUnavailable(
+            "the tenant's database schema is behind this version of the service; \
+             an operator must run `nusa-journal migrate tenants`"
+                .into(),
+        )),
+    }
 }

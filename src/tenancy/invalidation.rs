@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -43,22 +42,7 @@ impl Invalidation {
     /// Applies a change here and announces it to the other instances.
     pub async fn publish(&self, change: RegistryChange) {
         self.apply(&change);
-        let payload = match serde_json::to_string(&change) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot encode registry change");
-                return;
-            }
-        };
-        let notify = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [CHANNEL.into(), payload.into()],
-        );
-        if let Err(err) = self.directory.registry().db().execute_raw(notify).await {
-            // Other instances still converge through the cache TTL.
-            tracing::error!(error = %err, ?change, "cannot notify other instances of a registry change");
-        }
+        self.directory.registry().notify(&change).await;
     }
 
     pub fn apply(&self, change: &RegistryChange) {

@@ -3,15 +3,20 @@
 //! instance drops its cached rows and the tenant's pool at once.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, Set};
+use std::path::Path;
+
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use secrecy::SecretString;
 
-use crate::entities::registry::api_tokens;
 use crate::entities::registry::tenants::{self, TenantStatus};
+use crate::entities::registry::{api_tokens, tenant_events};
 use crate::error::{Error, Result};
+use crate::tenancy::backup;
+use crate::tenancy::credentials::unseal;
 use crate::tenancy::invalidation::{Invalidation, RegistryChange};
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
 use crate::tenancy::registry::Registry;
+use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
 
@@ -20,15 +25,25 @@ pub struct Lifecycle {
     registry: Registry,
     provisioner: Provisioner,
     invalidation: Invalidation,
+    sealer: Sealer,
 }
 
 impl Lifecycle {
-    pub fn new(registry: Registry, provisioner: Provisioner, invalidation: Invalidation) -> Self {
+    pub fn new(registry: Registry, provisioner: Provisioner, invalidation: Invalidation, sealer: Sealer) -> Self {
         Lifecycle {
             registry,
             provisioner,
             invalidation,
+            sealer,
         }
+    }
+
+    pub fn provisioner(&self) -> &Provisioner {
+        &self.provisioner
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     pub fn registry(&self) -> &Registry {
@@ -146,5 +161,166 @@ impl Lifecycle {
             })
             .await;
         Ok(row)
+    }
+
+    /// Soft delete: DELETED, every token revoked, pools closed; the data is kept.
+    pub async fn delete(&self, slug: &TenantSlug) -> Result<tenants::Model> {
+        let tenant = self.existing(slug).await?;
+        if tenant.status == TenantStatus::Provisioning {
+            return Err(Error::conflict("slug", "the tenant is still being provisioned"));
+        }
+        let now = Utc::now();
+        api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(api_tokens::Column::TenantId.eq(tenant.id))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .exec(self.registry.db())
+            .await?;
+        let updated = self
+            .set_status(tenant, TenantStatus::Deleted, Some("deleted".into()))
+            .await?;
+        self.registry
+            .record_event(Some(updated.id), slug.as_str(), "deleted", None)
+            .await;
+        self.invalidation
+            .publish(RegistryChange::Tokens { tenant_id: updated.id })
+            .await;
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: slug.as_str().to_owned(),
+            })
+            .await;
+        tracing::info!(tenant.slug = %slug, "tenant deleted (data kept)");
+        Ok(updated)
+    }
+
+    /// Drops the database and role of a DELETED tenant and removes its registry row
+    /// (its events stay). Refused unless a backup was taken after the delete, or `force`.
+    pub async fn purge(&self, slug: &TenantSlug, force: bool) -> Result<()> {
+        let tenant = self
+            .registry
+            .tenant_by_slug(slug)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no tenant '{slug}'")))?;
+        if tenant.status != TenantStatus::Deleted {
+            return Err(Error::conflict(
+                "slug",
+                "only a deleted tenant can be purged (delete it first)",
+            ));
+        }
+        if !force && !self.backed_up_since_delete(&tenant).await? {
+            return Err(Error::conflict(
+                "force",
+                "no backup taken after the delete: run `tenant backup` first, or purge with force",
+            ));
+        }
+        if !self.provisioner.drop_tenant_objects(&tenant, true, true).await {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "cannot drop the database or role of '{slug}'"
+            )));
+        }
+        tenants::Entity::delete_by_id(tenant.id)
+            .exec(self.registry.db())
+            .await?;
+        let detail = if force { Some("forced".to_owned()) } else { None };
+        self.registry
+            .record_event(Some(tenant.id), slug.as_str(), "purged", detail)
+            .await;
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: slug.as_str().to_owned(),
+            })
+            .await;
+        tracing::info!(tenant.slug = %slug, force, "tenant purged");
+        Ok(())
+    }
+
+    async fn backed_up_since_delete(&self, tenant: &tenants::Model) -> Result<bool> {
+        let events = tenant_events::Entity::find()
+            .filter(tenant_events::Column::TenantId.eq(tenant.id))
+            .filter(tenant_events::Column::Kind.is_in(["deleted", "backed_up"]))
+            .order_by_desc(tenant_events::Column::Id)
+            .all(self.registry.db())
+            .await?;
+        Ok(events.first().is_some_and(|e| e.kind == "backed_up"))
+    }
+
+    /// `pg_dump` of the tenant's database to `out`; recorded as an event.
+    pub async fn backup(&self, slug: &TenantSlug, out: &Path) -> Result<()> {
+        let tenant = self
+            .registry
+            .tenant_by_slug(slug)
+            .await?
+            .filter(|t| t.status != TenantStatus::Provisioning)
+            .ok_or_else(|| Error::NotFound(format!("no tenant '{slug}'")))?;
+        let password = unseal(&self.sealer, &tenant)?;
+        backup::dump(&tenant, &password, out).await?;
+        self.registry
+            .record_event(
+                Some(tenant.id),
+                slug.as_str(),
+                "backed_up",
+                Some(out.display().to_string()),
+            )
+            .await;
+        Ok(())
+    }
+
+    /// Restores a backup into a fresh database, switches the tenant to it (closing its
+    /// pools everywhere), then drops the old database.
+    pub async fn restore(&self, slug: &TenantSlug, from: &Path) -> Result<tenants::Model> {
+        let tenant = self.existing(slug).await?;
+        if tenant.status == TenantStatus::Provisioning {
+            return Err(Error::conflict("slug", "the tenant is still being provisioned"));
+        }
+        let password = unseal(&self.sealer, &tenant)?;
+        let fresh = backup::restored_database_name(slug);
+        let admin = self.provisioner.admin();
+        let role = &tenant.db_username;
+        admin
+            .execute_unprepared(&format!(
+                r#"CREATE DATABASE "{fresh}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
+            ))
+            .await?;
+        let prepared = async {
+            admin
+                .execute_unprepared(&format!(
+                    r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{fresh}" FROM PUBLIC"#
+                ))
+                .await?;
+            backup::restore_into(&tenant, &password, &fresh, from).await
+        }
+        .await;
+        if let Err(err) = prepared {
+            let _ = admin
+                .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)"#))
+                .await;
+            return Err(err);
+        }
+        let old = tenant.db_name.clone();
+        let mut row: tenants::ActiveModel = tenant.into();
+        row.db_name = Set(fresh.clone());
+        row.updated_at = Set(Utc::now().into());
+        let switched = row.update(self.registry.db()).await?;
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: slug.as_str().to_owned(),
+            })
+            .await;
+        self.registry
+            .record_event(
+                Some(switched.id),
+                slug.as_str(),
+                "restored",
+                Some(format!("from {} into {fresh}", from.display())),
+            )
+            .await;
+        if let Err(err) = admin
+            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
+            .await
+        {
+            tracing::warn!(tenant.slug = %slug, error = %err, database = %old, "restored, but the old database could not be dropped");
+        }
+        Ok(switched)
     }
 }

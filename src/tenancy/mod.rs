@@ -1,10 +1,16 @@
 //! Everything that makes one application serve many companies: slugs, the registry,
 //! credential sealing, tokens, the connection manager and provisioning.
 
+/// Per-tenant backup and restore with pg_dump / pg_restore.
+pub mod backup;
 /// LRU-bounded map of tenant pools: the only way to reach a tenant database.
 pub mod connections;
+/// Connecting to a tenant database as its own role.
+pub mod credentials;
 /// Cached registry reads on the request path (tenants, tokens).
 pub mod directory;
+/// `migrate tenants`: pending tenant migrations across the fleet.
+pub mod fleet;
 /// Change notifications between instances (LISTEN/NOTIFY) and local invalidation.
 pub mod invalidation;
 /// Suspend, activate, tokens: lifecycle changes shared by the admin API and the CLI.
@@ -19,5 +25,7 @@ pub mod scram;
 pub mod sealing;
 /// The tenant slug newtype and its grammar.
 pub mod slug;
+/// The template database that makes provisioning fast.
+pub mod template;
 /// API token generation, shape and hashing.
 pub mod tokens;

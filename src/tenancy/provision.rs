@@ -1,27 +1,38 @@
 //! Provisioning a tenant: role, database, migrations, seed, registration.
 //!
-//! Steps (DESIGN.md): insert the registry row as PROVISIONING (the unique slug makes
-//! concurrent creates race safely), create the role with a fresh random password,
-//! create the database owned by it with CONNECT revoked from PUBLIC, migrate and seed
-//! as the tenant role, then seal the password into the row and mark it ACTIVE. On any
-//! failure, whatever this run created is dropped and the row removed, so the slug can
-//! be used again; the failure is recorded in `tenant_events`.
+//! A state machine over [`ProvisionStep`] (DESIGN.md): insert the registry row as
+//! PROVISIONING (the unique slug makes concurrent creates race safely), create the role
+//! with a fresh random password, create the database owned by it (copied from the
+//! template database when it is current, else empty and migrated) with CONNECT revoked
+//! from PUBLIC, seed as the tenant role, then seal the password into the row and mark
+//! it ACTIVE. On any failure, whatever this run created is dropped and the row removed,
+//! so the slug can be used again; the failure is recorded in `tenant_events`. Rows left
+//! PROVISIONING by a crash are rolled back by [`Provisioner::reconcile`].
+
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set, SqlErr, SqlxPostgresConnector};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
+    SqlxPostgresConnector,
+};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
+use crate::tenancy::credentials::single_connection;
 use crate::tenancy::registry::Registry;
 use crate::tenancy::scram::scram_sha256_verifier;
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
+use crate::tenancy::template;
 use crate::tenancy::tokens::Scope;
 
 /// Most connections one tenant role may hold on its server, across all instances.
@@ -70,15 +81,40 @@ pub struct ProvisionedTenant {
     pub token: SecretString,
 }
 
+/// The steps of provisioning, in order. Named so a test can make one fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionStep {
+    CreateRole,
+    CreateDatabase,
+    RestrictDatabase,
+    Migrate,
+    Seed,
+    Activate,
+}
+
+/// Where tenant databases go and how they are made.
+#[derive(Clone, Debug)]
+pub struct Placement {
+    pub db_host: String,
+    pub db_port: u16,
+    pub role_prefix: String,
+    /// The admin URL, for connecting to the template and to new databases as admin.
+    pub admin_url: SecretString,
+    /// Copy new databases from the template database (falls back to migrations).
+    pub use_template: bool,
+}
+
 /// Creates tenants. Holds the admin connection (a role that may create roles and databases).
 #[derive(Clone)]
 pub struct Provisioner {
     registry: Registry,
     admin: DatabaseConnection,
     sealer: Sealer,
-    db_host: String,
-    db_port: u16,
-    role_prefix: String,
+    placement: Placement,
+    /// Serialises template rebuilds within this instance.
+    template_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Test-only: make this step fail, to prove rollback leaves nothing behind.
+    fail_at: Arc<Mutex<Option<ProvisionStep>>>,
 }
 
 /// What one run has created so far, so compensation drops exactly that.
@@ -89,49 +125,60 @@ struct Created {
 }
 
 impl Provisioner {
-    pub fn new(
-        registry: Registry,
-        admin: DatabaseConnection,
-        sealer: Sealer,
-        db_host: String,
-        db_port: u16,
-        role_prefix: String,
-    ) -> Self {
+    pub fn new(registry: Registry, admin: DatabaseConnection, sealer: Sealer, placement: Placement) -> Self {
         Provisioner {
             registry,
             admin,
             sealer,
-            db_host,
-            db_port,
-            role_prefix,
+            placement,
+            template_lock: Arc::new(tokio::sync::Mutex::new(())),
+            fail_at: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Test-only hook: the next provisioning runs fail at `step` (None clears it).
+    pub fn inject_failure(&self, step: Option<ProvisionStep>) {
+        *self.fail_at.lock().unwrap_or_else(|p| p.into_inner()) = step;
+    }
+
+    fn step(&self, step: ProvisionStep) -> Result<()> {
+        if *self.fail_at.lock().unwrap_or_else(|p| p.into_inner()) == Some(step) {
+            return Err(Error::Internal(anyhow::anyhow!("injected failure at {step:?}")));
+        }
+        Ok(())
+    }
+
+    pub fn admin(&self) -> &DatabaseConnection {
+        &self.admin
+    }
+
+    pub fn placement(&self) -> &Placement {
+        &self.placement
     }
 
     pub async fn create(&self, new: NewTenant) -> Result<ProvisionedTenant> {
         new.validate()?;
-        let slug = new.slug.clone();
         let row = self.insert_provisioning_row(&new).await?;
         let mut created = Created::default();
-        match self.build(&row, &new, &mut created).await {
-            Ok(sealed_password) => {
-                let tenant = self.activate(&row, sealed_password).await;
-                match tenant {
-                    Ok(tenant) => {
-                        let (_, token) = self
-                            .registry
-                            .create_token(self.registry.db(), tenant.id, "default", &[Scope::Read, Scope::Write])
-                            .await?;
-                        self.registry
-                            .record_event(Some(tenant.id), slug.as_str(), "created", None)
-                            .await;
-                        tracing::info!(tenant.slug = %slug, "tenant provisioned");
-                        Ok(ProvisionedTenant { tenant, token })
-                    }
-                    Err(err) => Err(self.compensate(&row, &created, err).await),
-                }
-            }
-            Err(err) => Err(self.compensate(&row, &created, err).await),
+        let built = async {
+            let sealed = self.build(&row, &new, &mut created).await?;
+            self.step(ProvisionStep::Activate)?;
+            self.activate(&row, sealed).await
         }
+        .await;
+        let tenant = match built {
+            Ok(tenant) => tenant,
+            Err(err) => return Err(self.compensate(&row, &created, err).await),
+        };
+        let (_, token) = self
+            .registry
+            .create_token(self.registry.db(), tenant.id, "default", &[Scope::Read, Scope::Write])
+            .await?;
+        self.registry
+            .record_event(Some(tenant.id), &tenant.slug, "created", None)
+            .await;
+        tracing::info!(tenant.slug = %tenant.slug, "tenant provisioned");
+        Ok(ProvisionedTenant { tenant, token })
     }
 
     async fn insert_provisioning_row(&self, new: &NewTenant) -> Result<tenants::Model> {
@@ -142,12 +189,14 @@ impl Provisioner {
             name: Set(new.name.trim().to_owned()),
             status: Set(TenantStatus::Provisioning),
             status_reason: Set(None),
-            db_host: Set(self.db_host.clone()),
-            db_port: Set(i32::from(self.db_port)),
+            db_host: Set(self.placement.db_host.clone()),
+            db_port: Set(i32::from(self.placement.db_port)),
             db_name: Set(new.slug.database_name()),
-            db_username: Set(new.slug.role_name(&self.role_prefix)),
+            db_username: Set(new.slug.role_name(&self.placement.role_prefix)),
             db_password: Set(None),
             schema_version: Set(None),
+            last_migration_result: Set(None),
+            last_migrated_at: Set(None),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         };
@@ -159,11 +208,13 @@ impl Provisioner {
         })
     }
 
-    /// Role, database, migrations, seed. Returns the sealed password.
+    /// Role, database (copied or migrated), seed. Returns the sealed password.
     async fn build(&self, row: &tenants::Model, new: &NewTenant, created: &mut Created) -> Result<String> {
         let role = &row.db_username;
         let database = &row.db_name;
         let password = SecretString::from(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 40));
+
+        self.step(ProvisionStep::CreateRole)?;
         // Identifiers come from a validated slug and prefix ([a-z0-9_]); quoted all the same.
         self.admin_exec(&format!(
             r#"CREATE ROLE "{role}" LOGIN PASSWORD '{}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT {TENANT_ROLE_CONNECTION_LIMIT}"#,
@@ -171,21 +222,91 @@ impl Provisioner {
         ))
         .await?;
         created.role = true;
-        self.admin_exec(&format!(
-            r#"CREATE DATABASE "{database}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
-        ))
-        .await?;
+
+        self.step(ProvisionStep::CreateDatabase)?;
+        let copied = self.create_database(database, role).await?;
         created.database = true;
+
+        self.step(ProvisionStep::RestrictDatabase)?;
         self.admin_exec(&format!(
             r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{database}" FROM PUBLIC"#
         ))
         .await?;
+        if copied {
+            self.hand_over_template_objects(database, role).await?;
+        }
 
-        let tenant_db = self.connect_as_tenant(row, &password).await?;
-        let seeded = seed_tenant_database(&tenant_db, new).await;
+        let tenant_db = single_connection(row, &password, &format!("nusa-journal-provision:{}", row.slug)).await?;
+        let seeded = async {
+            self.step(ProvisionStep::Migrate)?;
+            if !copied {
+                use migration::MigratorTrait;
+                migration::Migrator::up(&tenant_db, None)
+                    .await
+                    .map_err(|e| Error::Internal(anyhow::anyhow!("tenant migrations: {e}")))?;
+            }
+            self.step(ProvisionStep::Seed)?;
+            seed_company(&tenant_db, new).await
+        }
+        .await;
         let _ = tenant_db.close().await;
         seeded?;
         Ok(self.sealer.seal(row.id, &password))
+    }
+
+    /// Creates the database, from the template when possible. Returns whether it was copied.
+    async fn create_database(&self, database: &str, role: &str) -> Result<bool> {
+        if self.placement.use_template {
+            let version = migration::latest_version();
+            let ready = {
+                let _only_one_rebuild = self.template_lock.lock().await;
+                template::ensure(&self.admin, &self.placement.admin_url, &version).await
+            };
+            match ready {
+                Ok(()) => {
+                    let copy = self
+                        .admin_exec(&format!(
+                            r#"CREATE DATABASE "{database}" OWNER "{role}" TEMPLATE "{}""#,
+                            template::TEMPLATE_DB
+                        ))
+                        .await;
+                    match copy {
+                        Ok(()) => return Ok(true),
+                        Err(err) => tracing::warn!(error = %err, "cannot copy the template; migrating instead"),
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "template unavailable; migrating instead"),
+            }
+        }
+        self.admin_exec(&format!(
+            r#"CREATE DATABASE "{database}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
+        ))
+        .await?;
+        Ok(false)
+    }
+
+    /// In a copied database, the template owner's objects become the tenant role's.
+    async fn hand_over_template_objects(&self, database: &str, role: &str) -> Result<()> {
+        let options = PgConnectOptions::from_str(self.placement.admin_url.expose_secret())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
+            .database(database)
+            .application_name("nusa-journal-provision")
+            .disable_statement_logging();
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the new database as admin: {e}")))?;
+        let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        let owner = template::TEMPLATE_OWNER;
+        let result = db
+            .execute_unprepared(&format!(
+                r#"REASSIGN OWNED BY "{owner}" TO "{role}"; DROP OWNED BY "{owner}""#
+            ))
+            .await;
+        let _ = db.close().await;
+        result?;
+        Ok(())
     }
 
     async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
@@ -193,6 +314,8 @@ impl Provisioner {
         active.db_password = Set(Some(sealed_password));
         active.status = Set(TenantStatus::Active);
         active.schema_version = Set(Some(migration::latest_version()));
+        active.last_migration_result = Set(Some("ok".into()));
+        active.last_migrated_at = Set(Some(Utc::now().into()));
         active.updated_at = Set(Utc::now().into());
         Ok(active.update(self.registry.db()).await?)
     }
@@ -200,27 +323,12 @@ impl Provisioner {
     /// Drops what this run created, removes the row, records the failure; returns the error.
     async fn compensate(&self, row: &tenants::Model, created: &Created, err: Error) -> Error {
         tracing::warn!(tenant.slug = %row.slug, error = %err, "provisioning failed; rolling back");
-        if created.database {
-            if let Err(e) = self
-                .admin_exec(&format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, row.db_name))
-                .await
-            {
-                tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop database during rollback");
-            }
-        }
-        if created.role {
-            if let Err(e) = self
-                .admin_exec(&format!(r#"DROP ROLE IF EXISTS "{}""#, row.db_username))
-                .await
-            {
-                tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop role during rollback");
-            }
-        }
+        self.drop_tenant_objects(row, created.database, created.role).await;
         if let Err(e) = tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await {
             tracing::error!(tenant.slug = %row.slug, error = %e, "cannot remove registry row during rollback");
         }
         let detail = match &err {
-            Error::Internal(_) => "internal error (see the service log)".to_owned(),
+            Error::Internal(inner) => format!("internal error: {inner}"),
             other => other.to_string(),
         };
         self.registry
@@ -229,35 +337,63 @@ impl Provisioner {
         err
     }
 
+    /// Drops the tenant's database and/or role (purge, rollback). Logged, never raised.
+    pub async fn drop_tenant_objects(&self, row: &tenants::Model, database: bool, role: bool) -> bool {
+        let mut ok = true;
+        if database {
+            if let Err(e) = self
+                .admin_exec(&format!(r#"DROP DATABASE IF EXISTS "{}" WITH (FORCE)"#, row.db_name))
+                .await
+            {
+                tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop tenant database");
+                ok = false;
+            }
+        }
+        if role {
+            if let Err(e) = self
+                .admin_exec(&format!(r#"DROP ROLE IF EXISTS "{}""#, row.db_username))
+                .await
+            {
+                tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop tenant role");
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    /// Rolls back rows left PROVISIONING (by a crash) for longer than `older_than`: their
+    /// database and role go (both are named after the slug the row holds), then the row.
+    pub async fn reconcile(&self, older_than: Duration) -> Result<usize> {
+        let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
+        let stale = tenants::Entity::find()
+            .filter(tenants::Column::Status.eq(TenantStatus::Provisioning))
+            .filter(tenants::Column::CreatedAt.lt(cutoff))
+            .all(self.registry.db())
+            .await?;
+        for row in &stale {
+            tracing::warn!(tenant.slug = %row.slug, "rolling back a tenant left half-provisioned");
+            self.drop_tenant_objects(row, true, true).await;
+            tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await?;
+            self.registry
+                .record_event(
+                    Some(row.id),
+                    &row.slug,
+                    "provisioning_rolled_back",
+                    Some("left PROVISIONING by a crash".into()),
+                )
+                .await;
+        }
+        Ok(stale.len())
+    }
+
     async fn admin_exec(&self, sql: &str) -> Result<()> {
         self.admin.execute_unprepared(sql).await?;
         Ok(())
     }
-
-    async fn connect_as_tenant(&self, row: &tenants::Model, password: &SecretString) -> Result<DatabaseConnection> {
-        let options = PgConnectOptions::new()
-            .host(&row.db_host)
-            .port(u16::try_from(row.db_port).unwrap_or(5432))
-            .database(&row.db_name)
-            .username(&row.db_username)
-            .password(password.expose_secret())
-            .application_name(&format!("nusa-journal-provision:{}", row.slug))
-            .disable_statement_logging();
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the new tenant database: {e}")))?;
-        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
-    }
 }
 
-/// Migrates a fresh tenant database and inserts its company row.
-async fn seed_tenant_database(db: &DatabaseConnection, new: &NewTenant) -> Result<()> {
-    use migration::MigratorTrait;
-    migration::Migrator::up(db, None)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("tenant migrations: {e}")))?;
+/// Inserts the company row of a fresh tenant database.
+async fn seed_company(db: &DatabaseConnection, new: &NewTenant) -> Result<()> {
     let now = Utc::now();
     company::ActiveModel {
         id: Set(Uuid::new_v4()),

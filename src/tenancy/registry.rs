@@ -81,7 +81,7 @@ impl Registry {
     pub async fn tenants(
         &self,
         status: Option<TenantStatus>,
-        first: u64,
+        first: Option<u64>,
         after: Option<&str>,
     ) -> Result<Vec<tenants::Model>> {
         let mut query = tenants::Entity::find().order_by_asc(tenants::Column::Slug);
@@ -183,6 +183,26 @@ impl Registry {
 }
 
 impl Registry {
+    /// Announces a change on the registry's notification channel (see `invalidation`).
+    /// A failure is logged: other instances still converge through the cache TTL.
+    pub async fn notify(&self, change: &crate::tenancy::invalidation::RegistryChange) {
+        let payload = match serde_json::to_string(change) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot encode registry change");
+                return;
+            }
+        };
+        let notify = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [crate::tenancy::invalidation::CHANNEL.into(), payload.into()],
+        );
+        if let Err(err) = self.db.execute_raw(notify).await {
+            tracing::error!(error = %err, ?change, "cannot notify other instances of a registry change");
+        }
+    }
+
     /// Revokes a token (idempotent: an already revoked token keeps its first revocation time).
     pub async fn revoke_token(&self, id: Uuid) -> Result<Option<api_tokens::Model>> {
         let Some(row) = self.token_by_id(id).await? else {

@@ -150,6 +150,7 @@ impl TestApp {
             admin_token: SecretString::from(Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
             limits: TenancyLimits::default(),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
+            use_template: true,
         };
         change(&mut config);
         Self::spawn_config(config, master_key).await

@@ -29,7 +29,11 @@ pub struct Model {
     pub db_username: String,
     /// Sealed with `Sealer`; `None` until provisioning has created the role.
     pub db_password: Option<String>,
+    /// Name of the newest tenant migration applied (as far as the registry knows).
     pub schema_version: Option<String>,
+    /// `ok` or `failed: <reason>` of the last migration run on this tenant.
+    pub last_migration_result: Option<String>,
+    pub last_migrated_at: Option<DateTimeWithTimeZone>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

@@ -53,6 +53,8 @@ pub struct Tenant {
     pub db_host: String,
     pub db_name: String,
     pub schema_version: Option<String>,
+    /// `ok` or `failed: <reason>` of the last `migrate tenants` run on this tenant.
+    pub last_migration_result: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -68,6 +70,7 @@ impl From<entity::Model> for Tenant {
             db_host: m.db_host,
             db_name: m.db_name,
             schema_version: m.schema_version,
+            last_migration_result: m.last_migration_result,
             created_at: m.created_at.with_timezone(&Utc),
             updated_at: m.updated_at.with_timezone(&Utc),
         }
@@ -99,6 +102,14 @@ pub(crate) fn parse_slug(raw: &str) -> Result<TenantSlug, Error> {
     TenantSlug::parse(raw).map_err(|why| Error::bad_input("slug", why))
 }
 
+/// A chart-of-accounts template to create tenants with.
+#[derive(SimpleObject)]
+pub struct CoaTemplate {
+    pub key: String,
+    pub name: String,
+    pub account_count: i32,
+}
+
 #[derive(Default)]
 pub struct TenantsQuery;
 
@@ -115,7 +126,10 @@ impl TenantsQuery {
         let admin = services(ctx)?;
         let limit = page_size(first, 50)?;
         let status = status.map(TenantStatus::from);
-        let mut rows = admin.registry.tenants(status, limit + 1, after.as_deref()).await?;
+        let mut rows = admin
+            .registry
+            .tenants(status, Some(limit + 1), after.as_deref())
+            .await?;
         let total_count = admin.registry.count_tenants(status).await?;
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
@@ -126,6 +140,18 @@ impl TenantsQuery {
                 .map(|row| Edge::new(row.slug.clone(), Tenant::from(row))),
         );
         Ok(connection)
+    }
+
+    /// The charts of accounts `createTenant` accepts as `coaTemplate`.
+    async fn coa_templates(&self) -> Vec<CoaTemplate> {
+        crate::ledger::coa::templates()
+            .into_iter()
+            .map(|t| CoaTemplate {
+                key: t.key.to_owned(),
+                name: t.name.to_owned(),
+                account_count: t.accounts.len() as i32,
+            })
+            .collect()
     }
 
     async fn tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tenant>> {
@@ -149,6 +175,13 @@ impl TenantsMutation {
         input: CreateTenantInput,
     ) -> async_graphql::Result<CreateTenantPayload> {
         let admin = services(ctx)?;
+        if crate::ledger::coa::template(&input.coa_template).is_none() {
+            return Err(Error::bad_input(
+                "input.coaTemplate",
+                format!("unknown template '{}'", input.coa_template),
+            )
+            .into());
+        }
         let new = NewTenant {
             slug: parse_slug(&input.slug)?,
             name: input.name,
@@ -176,5 +209,24 @@ impl TenantsMutation {
     async fn activate_tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Tenant> {
         let admin = services(ctx)?;
         Ok(admin.lifecycle.activate(&parse_slug(&slug)?).await?.into())
+    }
+
+    /// Soft delete: status DELETED, tokens revoked, connections closed; data kept.
+    async fn delete_tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Tenant> {
+        let admin = services(ctx)?;
+        Ok(admin.lifecycle.delete(&parse_slug(&slug)?).await?.into())
+    }
+
+    /// Drops the database and role of a DELETED tenant; irreversible. Refused without a
+    /// backup taken after the delete, unless `force`.
+    async fn purge_tenant(
+        &self,
+        ctx: &Context<'_>,
+        slug: String,
+        #[graphql(default = false)] force: bool,
+    ) -> async_graphql::Result<bool> {
+        let admin = services(ctx)?;
+        admin.lifecycle.purge(&parse_slug(&slug)?, force).await?;
+        Ok(true)
     }
 }

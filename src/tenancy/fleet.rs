@@ -1,0 +1,258 @@
+//! `migrate tenants`: applies pending tenant migrations to every tenant, in parallel
+//! with a bound. Each tenant is migrated under a PostgreSQL advisory lock held in its
+//! own database, so two runners (or instances) never migrate one tenant at once; each
+//! outcome is recorded in the registry; one tenant's failure never stops the others.
+
+use chrono::Utc;
+use futures::StreamExt;
+use migration::MigratorTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set, Statement,
+};
+
+use crate::entities::registry::tenants::{self, TenantStatus};
+use crate::error::{Error, Result};
+use crate::tenancy::credentials::{single_connection, unseal};
+use crate::tenancy::invalidation::RegistryChange;
+use crate::tenancy::registry::Registry;
+use crate::tenancy::sealing::Sealer;
+use crate::tenancy::slug::TenantSlug;
+
+/// Advisory lock key for "migrating this database" (advisory locks are per database).
+const MIGRATION_LOCK_KEY: i64 = 0x4e55_5341_4d49_4752; // "NUSAMIGR"
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub concurrency: usize,
+    pub only: Option<TenantSlug>,
+    pub dry_run: bool,
+}
+
+/// What happened to one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Migrated { from: Option<String>, to: String },
+    AlreadyCurrent,
+    WouldMigrate { from: Option<String>, pending: Vec<String> },
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct TenantOutcome {
+    pub slug: String,
+    pub outcome: Outcome,
+}
+
+impl std::fmt::Display for TenantOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        match &self.outcome {
+            Outcome::Migrated { from, to } => write!(f, "{}: migrated from {} to {to}", self.slug, version(from)),
+            Outcome::AlreadyCurrent => write!(f, "{}: already current", self.slug),
+            Outcome::WouldMigrate { from, pending } => {
+                write!(
+                    f,
+                    "{}: would migrate from {} ({})",
+                    self.slug,
+                    version(from),
+                    pending.join(", ")
+                )
+            }
+            Outcome::Failed(reason) => write!(f, "{}: failed: {reason}", self.slug),
+        }
+    }
+}
+
+/// Tallies for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub migrated: usize,
+    pub current: usize,
+    pub would_migrate: usize,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn of(outcomes: &[TenantOutcome]) -> Self {
+        let mut s = Summary::default();
+        for o in outcomes {
+            match o.outcome {
+                Outcome::Migrated { .. } => s.migrated += 1,
+                Outcome::AlreadyCurrent => s.current += 1,
+                Outcome::WouldMigrate { .. } => s.would_migrate += 1,
+                Outcome::Failed(_) => s.failed += 1,
+            }
+        }
+        s
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} migrated, {} already current, {} would migrate, {} failed",
+            self.migrated, self.current, self.would_migrate, self.failed
+        )
+    }
+}
+
+/// Tenants the runner should look at: not deleted, not still provisioning.
+pub async fn tenants_to_consider(registry: &Registry, only: Option<&TenantSlug>) -> Result<Vec<tenants::Model>> {
+    let mut query = tenants::Entity::find()
+        .filter(tenants::Column::Status.is_in([TenantStatus::Active, TenantStatus::Suspended]))
+        .order_by_asc(tenants::Column::Slug);
+    if let Some(slug) = only {
+        query = query.filter(tenants::Column::Slug.eq(slug.as_str()));
+    }
+    Ok(query.all(registry.db()).await?)
+}
+
+/// Migrates the fleet; `report` sees each outcome as it happens.
+pub async fn migrate_tenants(
+    registry: &Registry,
+    sealer: &Sealer,
+    options: &MigrateOptions,
+    report: impl Fn(&TenantOutcome),
+) -> Result<Vec<TenantOutcome>> {
+    let tenants = tenants_to_consider(registry, options.only.as_ref()).await?;
+    if let Some(slug) = &options.only {
+        if tenants.is_empty() {
+            return Err(Error::NotFound(format!("no active or suspended tenant '{slug}'")));
+        }
+    }
+    let latest = migration::latest_version();
+    let report = &report;
+    let outcomes: Vec<TenantOutcome> = futures::stream::iter(tenants)
+        .map(|tenant| {
+            let latest = latest.clone();
+            async move {
+                let recorded_current = tenant.schema_version.as_deref() == Some(latest.as_str())
+                    && tenant.last_migration_result.as_deref() == Some("ok");
+                let outcome = if recorded_current {
+                    Outcome::AlreadyCurrent
+                } else {
+                    let outcome = migrate_one(sealer, &tenant, options.dry_run).await;
+                    if !options.dry_run {
+                        record(registry, &tenant, &outcome).await;
+                    }
+                    outcome
+                };
+                let done = TenantOutcome {
+                    slug: tenant.slug.clone(),
+                    outcome,
+                };
+                report(&done);
+                done
+            }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect()
+        .await;
+    Ok(outcomes)
+}
+
+async fn migrate_one(sealer: &Sealer, tenant: &tenants::Model, dry_run: bool) -> Outcome {
+    match try_migrate_one(sealer, tenant, dry_run).await {
+        Ok(outcome) => outcome,
+        Err(err) => Outcome::Failed(describe(&err)),
+    }
+}
+
+async fn try_migrate_one(sealer: &Sealer, tenant: &tenants::Model, dry_run: bool) -> Result<Outcome> {
+    let password = unseal(sealer, tenant)?;
+    let db = single_connection(tenant, &password, &format!("nusa-journal-migrate:{}", tenant.slug)).await?;
+    let result = async {
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_lock($1)",
+            [MIGRATION_LOCK_KEY.into()],
+        ))
+        .await?;
+        let applied = migration::Migrator::get_applied_migrations(&db).await?;
+        let from = applied.last().map(|m| m.name().to_owned());
+        let pending: Vec<String> = migration::Migrator::get_pending_migrations(&db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let outcome = if pending.is_empty() {
+            Outcome::AlreadyCurrent
+        } else if dry_run {
+            Outcome::WouldMigrate { from, pending }
+        } else {
+            migration::Migrator::up(&db, None).await?;
+            Outcome::Migrated {
+                from,
+                to: migration::latest_version(),
+            }
+        };
+        Ok::<_, Error>(outcome)
+    }
+    .await;
+    let _ = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_unlock($1)",
+            [MIGRATION_LOCK_KEY.into()],
+        ))
+        .await;
+    let _ = db.close().await;
+    result
+}
+
+/// The registry learns each tenant's schema version and last result.
+async fn record(registry: &Registry, tenant: &tenants::Model, outcome: &Outcome) {
+    let mut row = tenants::ActiveModel {
+        id: Set(tenant.id),
+        ..Default::default()
+    };
+    let now = Utc::now();
+    match outcome {
+        Outcome::Migrated { to, .. } => {
+            row.schema_version = Set(Some(to.clone()));
+            row.last_migration_result = Set(Some("ok".into()));
+        }
+        Outcome::AlreadyCurrent => {
+            row.schema_version = Set(Some(migration::latest_version()));
+            row.last_migration_result = Set(Some("ok".into()));
+        }
+        Outcome::Failed(reason) => row.last_migration_result = Set(Some(format!("failed: {reason}"))),
+        Outcome::WouldMigrate { .. } => return,
+    }
+    row.last_migrated_at = Set(Some(now.into()));
+    row.updated_at = Set(now.into());
+    if let Err(err) = row.update(registry.db()).await {
+        tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot record migration result");
+    }
+    let detail = TenantOutcome {
+        slug: tenant.slug.clone(),
+        outcome: outcome.clone(),
+    }
+    .to_string();
+    let kind = if matches!(outcome, Outcome::Failed(_)) {
+        "migration_failed"
+    } else {
+        "migrated"
+    };
+    // Servers cache the registry row (and refuse tenants whose schema is behind): tell them.
+    registry
+        .notify(&RegistryChange::Tenant {
+            slug: tenant.slug.clone(),
+        })
+        .await;
+    registry
+        .record_event(Some(tenant.id), &tenant.slug, kind, Some(detail))
+        .await;
+}
+
+/// An operator-facing reason: the database's own message, never connection details.
+fn describe(err: &Error) -> String {
+    match err {
+        Error::Internal(inner) => {
+            let text = format!("{inner:#}");
+            text.replace('\n', " ")
+        }
+        other => other.to_string(),
+    }
+}

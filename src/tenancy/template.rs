@@ -1,0 +1,110 @@
+//! The template database: a database migrated to the latest tenant schema, copied with
+//! `CREATE DATABASE ... TEMPLATE` so a new tenant needs no migrations of its own.
+//!
+//! Objects in the template belong to a NOLOGIN role, [`TEMPLATE_OWNER`]; after a copy
+//! `REASSIGN OWNED` hands them to the tenant's role. The template's comment records
+//! its schema version; a stale or missing template is rebuilt, and any failure falls
+//! back to plain migrations. The template refuses connections (`ALLOW_CONNECTIONS
+//! false`), so nobody holds one while it is copied.
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::ConnectOptions as _;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, Statement};
+use secrecy::{ExposeSecret, SecretString};
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// Cannot collide with a tenant database: slugs never start with `_`.
+pub const TEMPLATE_DB: &str = "nusa_journal__template";
+/// Owns the template's objects until they are reassigned to a tenant role.
+pub const TEMPLATE_OWNER: &str = "nusa_template_owner";
+
+fn version_comment(version: &str) -> String {
+    format!("nusa-journal tenant template, schema {version}")
+}
+
+/// The schema version of the template, if it exists.
+pub async fn current_version(admin: &DatabaseConnection) -> Result<Option<String>> {
+    let row = admin
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = $1",
+            [TEMPLATE_DB.into()],
+        ))
+        .await?;
+    let comment: Option<String> = match row {
+        Some(row) => row.try_get("", "comment").ok().flatten(),
+        None => return Ok(None),
+    };
+    Ok(comment.and_then(|c| c.rsplit("schema ").next().map(str::to_owned)))
+}
+
+/// Makes sure the template exists at `version`, rebuilding it if needed.
+pub async fn ensure(admin: &DatabaseConnection, admin_url: &SecretString, version: &str) -> Result<()> {
+    if current_version(admin).await?.as_deref() == Some(version) {
+        return Ok(());
+    }
+    tracing::info!(schema = version, "building the tenant template database");
+    let exec = |sql: String| async move { admin.execute_unprepared(&sql).await.map(|_| ()) };
+    exec(format!(
+        r#"DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{TEMPLATE_OWNER}') THEN
+               CREATE ROLE "{TEMPLATE_OWNER}" NOLOGIN;
+             END IF;
+           END $$"#
+    ))
+    .await?;
+    exec(format!(r#"GRANT "{TEMPLATE_OWNER}" TO CURRENT_USER"#)).await?;
+    exec(format!(r#"DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)"#)).await?;
+    exec(format!(
+        r#"CREATE DATABASE "{TEMPLATE_DB}" TEMPLATE template0 ENCODING 'UTF8'"#
+    ))
+    .await?;
+    exec(format!(r#"REVOKE ALL ON DATABASE "{TEMPLATE_DB}" FROM PUBLIC"#)).await?;
+    exec(format!(r#"GRANT CREATE ON SCHEMA public TO "{TEMPLATE_OWNER}""#))
+        .await
+        .ok();
+
+    let migrated = migrate_template(admin_url).await;
+    if let Err(err) = migrated {
+        let _ = exec(format!(r#"DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)"#)).await;
+        return Err(err);
+    }
+    exec(format!(
+        r#"COMMENT ON DATABASE "{TEMPLATE_DB}" IS '{}'"#,
+        version_comment(version)
+    ))
+    .await?;
+    exec(format!(
+        r#"ALTER DATABASE "{TEMPLATE_DB}" WITH ALLOW_CONNECTIONS false"#
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Runs the tenant migrations in the template as [`TEMPLATE_OWNER`].
+async fn migrate_template(admin_url: &SecretString) -> Result<()> {
+    use migration::MigratorTrait;
+    let options = PgConnectOptions::from_str(admin_url.expose_secret())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
+        .database(TEMPLATE_DB)
+        .application_name("nusa-journal-template")
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the template: {e}")))?;
+    let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+    // The schema `public` belongs to the database owner (the admin); let the owner role create in it.
+    db.execute_unprepared(&format!(
+        r#"GRANT CREATE ON SCHEMA public TO "{TEMPLATE_OWNER}"; SET ROLE "{TEMPLATE_OWNER}""#
+    ))
+    .await?;
+    let result = migration::Migrator::up(&db, None)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("template migrations: {e}")));
+    let _ = db.close().await;
+    result
+}
