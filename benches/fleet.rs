@@ -21,7 +21,11 @@ use secrecy::SecretString;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -31,14 +35,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 async fn services(cluster: &LocalCluster, use_template: bool) -> Services {
     let registry_db = format!("bench_registry_{}", uuid::Uuid::new_v4().simple());
-    ensure_database(&cluster.superuser_url("postgres"), &registry_db).await.expect("registry db");
+    ensure_database(&cluster.superuser_url("postgres"), &registry_db)
+        .await
+        .expect("registry db");
     let config = ServiceConfig {
         registry_url: cluster.superuser_url(&registry_db),
         tenant_admin_url: cluster.superuser_url("postgres"),
         tenant_db_host: "127.0.0.1".into(),
         tenant_db_port: cluster.port(),
         tenant_role_prefix: DEFAULT_ROLE_PREFIX.into(),
-        sealer: Sealer::new(MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"), vec![]),
+        sealer: Sealer::new(
+            MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
+            vec![],
+        ),
         admin_token: SecretString::from("bench-admin-token-0123456789"),
         limits: TenancyLimits::default(),
         bind_addr: "127.0.0.1:0".parse().expect("addr"),
@@ -52,7 +61,11 @@ async fn provision(services: &Services, prefix: &str, count: usize) -> Vec<Durat
     for i in 0..count {
         let slug = TenantSlug::parse(&format!("{prefix}-{i}")).expect("slug");
         let started = Instant::now();
-        services.lifecycle.create_tenant(NewTenant::new(slug, "PT Bench")).await.expect("provision");
+        services
+            .lifecycle
+            .create_tenant(NewTenant::new(slug, "PT Bench"))
+            .await
+            .expect("provision");
         times.push(started.elapsed());
     }
     times.sort();
@@ -70,7 +83,10 @@ async fn roll_back_one(services: &Services) {
     services
         .registry
         .db()
-        .execute_raw(Statement::from_string(DbBackend::Postgres, "UPDATE tenants SET schema_version = NULL, last_migration_result = NULL"))
+        .execute_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "UPDATE tenants SET schema_version = NULL, last_migration_result = NULL",
+        ))
         .await
         .expect("registry");
 }
@@ -80,20 +96,38 @@ async fn main() {
     let provision_count = arg("--provision", 20);
     let fleet_size = arg("--tenants", 200);
     let dir = tempfile::Builder::new().prefix("nusa-bench-").tempdir().expect("dir");
-    let cluster = LocalCluster::start_or_reuse(&ClusterOptions { root: dir.path().to_path_buf(), durable: true }).expect("cluster");
+    let cluster = LocalCluster::start_or_reuse(&ClusterOptions {
+        root: dir.path().to_path_buf(),
+        durable: true,
+    })
+    .expect("cluster");
 
     println!("## Provisioning ({provision_count} tenants each, sequential)\n");
     println!("| mode | p50 | p95 | max |\n|---|---|---|---|");
     let with_template = services(&cluster, true).await;
     // The first create builds the template; it is reported apart.
     let warm = Instant::now();
-    with_template.lifecycle.create_tenant(NewTenant::new(TenantSlug::parse("warm-up").expect("slug"), "PT Warm")).await.expect("warm");
+    with_template
+        .lifecycle
+        .create_tenant(NewTenant::new(TenantSlug::parse("warm-up").expect("slug"), "PT Warm"))
+        .await
+        .expect("warm");
     let first = warm.elapsed();
     let times = provision(&with_template, "tpl", provision_count).await;
-    println!("| template | {:.0?} | {:.0?} | {:.0?} |", percentile(&times, 0.5), percentile(&times, 0.95), times[times.len() - 1]);
+    println!(
+        "| template | {:.0?} | {:.0?} | {:.0?} |",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
+    );
     let plain = services(&cluster, false).await;
     let times = provision(&plain, "plain", provision_count).await;
-    println!("| migrations | {:.0?} | {:.0?} | {:.0?} |", percentile(&times, 0.5), percentile(&times, 0.95), times[times.len() - 1]);
+    println!(
+        "| migrations | {:.0?} | {:.0?} | {:.0?} |",
+        percentile(&times, 0.5),
+        percentile(&times, 0.95),
+        times[times.len() - 1]
+    );
     println!("\n(first create with the template, including building it: {first:.0?})\n");
 
     println!("## migrate tenants ({fleet_size} tenants, one pending migration)\n");
@@ -102,10 +136,20 @@ async fn main() {
     println!("| concurrency | wall time | per tenant | result |\n|---|---|---|---|");
     for concurrency in [1, 4] {
         roll_back_one(&fleet).await;
-        let options = MigrateOptions { concurrency, only: None, dry_run: false };
+        let options = MigrateOptions {
+            concurrency,
+            only: None,
+            dry_run: false,
+        };
         let started = Instant::now();
-        let outcomes = migrate_tenants(&fleet.registry, fleet.lifecycle.sealer(), &options, |_| {}).await.expect("migrate");
+        let outcomes = migrate_tenants(&fleet.registry, fleet.lifecycle.sealer(), &options, |_| {})
+            .await
+            .expect("migrate");
         let took = started.elapsed();
-        println!("| {concurrency} | {took:.2?} | {:.1?} | {} |", took / fleet_size as u32, Summary::of(&outcomes));
+        println!(
+            "| {concurrency} | {took:.2?} | {:.1?} | {} |",
+            took / fleet_size as u32,
+            Summary::of(&outcomes)
+        );
     }
 }

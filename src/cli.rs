@@ -74,6 +74,9 @@ pub enum TenantCommand {
         currency: String,
         #[arg(long, default_value_t = 1)]
         fiscal_year_start_month: i32,
+        /// Chart-of-accounts template: id-sak-emkm, generic or empty.
+        #[arg(long, default_value = crate::ledger::coa::DEFAULT_TEMPLATE)]
+        coa: String,
     },
     /// Suspend a tenant: its requests get 403 and its pools close on every instance.
     Suspend {
@@ -209,12 +212,14 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             name,
             currency,
             fiscal_year_start_month,
+            coa,
         } => {
             let new = NewTenant {
                 slug: parse_slug(&slug)?,
                 name,
                 base_currency: currency,
                 fiscal_year_start_month,
+                coa_template: coa,
             };
             let provisioned = lifecycle.create_tenant(new).await?;
             println!(

@@ -159,11 +159,12 @@ pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow:
     let token = match services.registry.tenant_by_slug(&slug).await? {
         None => {
             tracing::info!("first run: provisioning the demo tenant {DEMO_SLUG}");
-            services
+            let provisioned = services
                 .lifecycle
                 .create_tenant(NewTenant::new(slug, DEMO_NAME))
-                .await?
-                .token
+                .await?;
+            seed_demo_books(services, &provisioned.tenant).await?;
+            provisioned.token
         }
         Some(_) => {
             let (_, token) = services
@@ -175,4 +176,92 @@ pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow:
     };
     write_private(&token_file, token.expose_secret())?;
     Ok(token)
+}
+
+/// A few realistic posted entries for the demo company, so the trial balance shows a
+/// balanced book on the first run: capital paid in, a purchase on credit, a cash sale
+/// with PPN (and its cost of goods sold), salaries with PPh 21 withheld.
+async fn seed_demo_books(
+    services: &Services,
+    tenant: &crate::entities::registry::tenants::Model,
+) -> anyhow::Result<()> {
+    use crate::ledger::journal::{create, NewEntry};
+    use crate::ledger::posting::RawLine;
+
+    let password = crate::tenancy::credentials::unseal(services.lifecycle.sealer(), tenant)?;
+    let db = crate::tenancy::credentials::single_connection(tenant, &password, "nusa-journal-demo").await?;
+    let year = chrono::Utc::now().date_naive().format("%Y").to_string();
+    let mut ids = std::collections::HashMap::new();
+    for code in [
+        "1-1101", "1-1103", "1-1301", "1-1403", "2-1101", "2-1201", "2-1202", "3-1001", "4-1001", "5-1001", "6-2001",
+    ] {
+        let account = crate::ledger::accounts::by_code(&db, code)
+            .await?
+            .ok_or_else(|| anyhow!("the demo chart lacks account {code}"))?;
+        ids.insert(code, account.id.to_string());
+    }
+    let line = |code: &str, debit: &str, credit: &str| RawLine {
+        account_id: ids[code].clone(),
+        debit: debit.into(),
+        credit: credit.into(),
+        memo: None,
+    };
+    let entries = [
+        (
+            "01-02",
+            "Setoran modal awal pemilik",
+            "BS-001",
+            vec![line("1-1103", "500000000", "0"), line("3-1001", "0", "500000000")],
+        ),
+        (
+            "01-10",
+            "Pembelian persediaan secara kredit dari PT Sumber Makmur",
+            "INV-SM-0192",
+            vec![
+                line("1-1301", "100000000", "0"),
+                line("1-1403", "11000000", "0"),
+                line("2-1101", "0", "111000000"),
+            ],
+        ),
+        (
+            "01-15",
+            "Penjualan tunai dengan PPN 11%",
+            "FJ-0001",
+            vec![
+                line("1-1101", "55500000", "0"),
+                line("4-1001", "0", "50000000"),
+                line("2-1201", "0", "5500000"),
+            ],
+        ),
+        (
+            "01-15",
+            "Harga pokok penjualan FJ-0001",
+            "FJ-0001",
+            vec![line("5-1001", "30000000", "0"), line("1-1301", "0", "30000000")],
+        ),
+        (
+            "01-31",
+            "Gaji karyawan Januari, PPh 21 dipotong",
+            "GJ-2026-01",
+            vec![
+                line("6-2001", "20000000", "0"),
+                line("1-1103", "0", "18000000"),
+                line("2-1202", "0", "2000000"),
+            ],
+        ),
+    ];
+    for (day, description, reference, lines) in entries {
+        let date = chrono::NaiveDate::parse_from_str(&format!("{year}-{day}"), "%Y-%m-%d")?;
+        let entry = NewEntry {
+            date,
+            description: description.into(),
+            reference: Some(reference.into()),
+            lines,
+            post: true,
+            idempotency_key: None,
+        };
+        create(&db, entry).await?;
+    }
+    db.close().await?;
+    Ok(())
 }

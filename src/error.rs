@@ -41,6 +41,12 @@ pub enum Error {
     /// `CONFLICT`: a unique value is taken (slug, code, idempotency key with another body).
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
+    /// `UNBALANCED_ENTRY`: the debits of an entry differ from its credits.
+    #[error("{0}")]
+    UnbalancedEntry(String),
+    /// `PERIOD_LOCKED`: the date is on or before the company's lock date.
+    #[error("{0}")]
+    PeriodLocked(String),
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
@@ -84,6 +90,8 @@ impl Error {
             Error::NotFound(_) => "NOT_FOUND",
             Error::Conflict { .. } => "CONFLICT",
             Error::Forbidden(_) => "FORBIDDEN",
+            Error::UnbalancedEntry(_) => "UNBALANCED_ENTRY",
+            Error::PeriodLocked(_) => "PERIOD_LOCKED",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -98,6 +106,7 @@ impl Error {
             Error::TenantUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest { status, .. } => *status,
             Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 use crate::tenancy::connections::TenantConnections;
 
 pub struct Metrics {
     registry: Registry,
+    /// Statements each tenant request sent to its database.
+    statements_per_request: Histogram,
     open_pools: Gauge,
     open_connections: Gauge,
     connections: Arc<TenantConnections>,
@@ -49,12 +52,23 @@ impl Metrics {
             "Tenant database connections currently open",
             open_connections.clone(),
         );
+        let statements_per_request = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "tenant_statements_per_request",
+            "SQL statements a tenant GraphQL request sent to its database",
+            statements_per_request.clone(),
+        );
         Metrics {
             registry,
+            statements_per_request,
             open_pools,
             open_connections,
             connections,
         }
+    }
+
+    pub fn observe_statements(&self, count: u64) {
+        self.statements_per_request.observe(count as f64);
     }
 
     /// The text exposition format, with gauges read at scrape time.

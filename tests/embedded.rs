@@ -45,6 +45,27 @@ async fn serves_the_demo_tenant_and_reuses_its_data_on_the_second_run() {
     let first_company = company(&first.base, &token).await;
     assert_eq!(first_company["name"], "PT Demo Nusantara");
     assert_eq!(first_company["baseCurrency"], "IDR");
+    // The demo books are balanced and not empty.
+    let books = reqwest::Client::new()
+        .post(format!("{}/pt-demo/graphql", first.base))
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ trialBalance(asOf: \"2999-12-31\") { totalDebit totalCredit rows { account { name } } } journalEntries { totalCount } }" }))
+        .send()
+        .await
+        .expect("request")
+        .json::<Value>()
+        .await
+        .expect("json");
+    let tb = &books["data"]["trialBalance"];
+    assert_eq!(tb["totalDebit"], tb["totalCredit"], "{books}");
+    assert_ne!(tb["totalDebit"], "0.00", "{books}");
+    assert!(
+        tb["rows"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|row| row["account"]["name"] == "PPN Keluaran")),
+        "{books}"
+    );
+    assert_eq!(books["data"]["journalEntries"]["totalCount"], 5);
     for secret in ["master.key", "admin-token", "demo-token", "postgres/superuser-password"] {
         assert_eq!(mode(&data.path().join(secret)), 0o600, "{secret}");
     }

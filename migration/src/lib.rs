@@ -3,13 +3,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_company;
+mod m20261126_000002_create_ledger;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_create_company::Migration)]
+        vec![
+            Box::new(m20261126_000001_create_company::Migration),
+            Box::new(m20261126_000002_create_ledger::Migration),
+        ]
     }
 }
 

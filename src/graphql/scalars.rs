@@ -54,3 +54,31 @@ mod tests {
         assert!(Date::parse(Value::Number(20261126.into())).is_err());
     }
 }
+
+/// `Decimal`: money as a JSON string, e.g. `"1500000.00"`. Never a float: JSON numbers
+/// are refused. Inputs are checked by the posting rules (`ledger::money`), which name
+/// the offending field; outputs always carry two decimals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecimalText(pub String);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for DecimalText {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match value {
+            Value::String(s) => Ok(DecimalText(s)),
+            other => Err(InputValueError::custom(format!(
+                "a Decimal is a JSON string such as \"1500000.00\", not {other}"
+            ))),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+impl From<rust_decimal::Decimal> for DecimalText {
+    fn from(value: rust_decimal::Decimal) -> Self {
+        DecimalText(crate::ledger::money::format_amount(value))
+    }
+}

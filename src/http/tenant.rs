@@ -1,6 +1,9 @@
 //! `POST /{tenant}/graphql` and its GraphiQL page: slug -> registry -> token ->
 //! tenant pool -> `TenantDb` in the request -> the tenant schema.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -42,13 +45,24 @@ pub async fn graphql(
     refuse_outdated_schema(&tenant)?;
     let request = parse_graphql_body(body)?;
     let lease = state.connections.get(&tenant).await?;
+    // Count the statements this request sends: a regression to N+1 shows in /metrics.
+    let statements = Arc::new(AtomicU64::new(0));
+    let mut conn = lease.conn.clone();
+    let counter = statements.clone();
+    conn.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
     let request = request.data(TenantDb {
         slug: tenant.slug.clone(),
-        conn: lease.conn.clone(),
+        conn,
         scopes,
+        cache: Default::default(),
     });
     let response = state.tenant_schema.execute_batch(request).await;
     drop(lease);
+    let statement_count = statements.load(Ordering::Relaxed);
+    state.metrics.observe_statements(statement_count);
+    tracing::debug!(tenant.slug = %tenant.slug, statements = statement_count, "tenant request done");
     let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
     let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
     if database_lost {

@@ -45,6 +45,8 @@ pub struct NewTenant {
     pub name: String,
     pub base_currency: String,
     pub fiscal_year_start_month: i32,
+    /// Key of the chart-of-accounts template to seed (`ledger::coa`).
+    pub coa_template: String,
 }
 
 impl NewTenant {
@@ -54,6 +56,7 @@ impl NewTenant {
             name: name.into(),
             base_currency: "IDR".into(),
             fiscal_year_start_month: 1,
+            coa_template: crate::ledger::coa::DEFAULT_TEMPLATE.into(),
         }
     }
 
@@ -70,6 +73,12 @@ impl NewTenant {
         }
         if !(1..=12).contains(&self.fiscal_year_start_month) {
             return Err(Error::bad_input("fiscalYearStartMonth", "a month from 1 to 12"));
+        }
+        if crate::ledger::coa::template(&self.coa_template).is_none() {
+            return Err(Error::bad_input(
+                "coaTemplate",
+                format!("unknown template '{}'", self.coa_template),
+            ));
         }
         Ok(())
     }
@@ -392,8 +401,19 @@ impl Provisioner {
     }
 }
 
-/// Inserts the company row of a fresh tenant database.
+/// Inserts the company row and the chosen chart of accounts, in one transaction.
 async fn seed_company(db: &DatabaseConnection, new: &NewTenant) -> Result<()> {
+    use sea_orm::TransactionTrait;
+    let template = crate::ledger::coa::template(&new.coa_template)
+        .ok_or_else(|| Error::bad_input("coaTemplate", format!("unknown template '{}'", new.coa_template)))?;
+    let txn = db.begin().await?;
+    insert_company(&txn, new).await?;
+    crate::ledger::accounts::seed_from_template(&txn, &template).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn insert_company(db: &impl ConnectionTrait, new: &NewTenant) -> Result<()> {
     let now = Utc::now();
     company::ActiveModel {
         id: Set(Uuid::new_v4()),

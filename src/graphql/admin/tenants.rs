@@ -81,12 +81,12 @@ impl From<entity::Model> for Tenant {
 pub struct CreateTenantInput {
     pub slug: String,
     pub name: String,
-    #[graphql(default = "id-sak-emkm")]
-    pub coa_template: String,
-    #[graphql(default = "IDR")]
-    pub base_currency: String,
-    #[graphql(default = 1)]
-    pub fiscal_year_start_month: i32,
+    #[graphql(default_with = "Some(\"id-sak-emkm\".to_owned())")]
+    pub coa_template: Option<String>,
+    #[graphql(default_with = "Some(\"IDR\".to_owned())")]
+    pub base_currency: Option<String>,
+    #[graphql(default_with = "Some(1)")]
+    pub fiscal_year_start_month: Option<i32>,
 }
 
 #[derive(SimpleObject)]
@@ -175,18 +175,14 @@ impl TenantsMutation {
         input: CreateTenantInput,
     ) -> async_graphql::Result<CreateTenantPayload> {
         let admin = services(ctx)?;
-        if crate::ledger::coa::template(&input.coa_template).is_none() {
-            return Err(Error::bad_input(
-                "input.coaTemplate",
-                format!("unknown template '{}'", input.coa_template),
-            )
-            .into());
-        }
         let new = NewTenant {
             slug: parse_slug(&input.slug)?,
             name: input.name,
-            base_currency: input.base_currency,
-            fiscal_year_start_month: input.fiscal_year_start_month,
+            base_currency: input.base_currency.unwrap_or_else(|| "IDR".into()),
+            fiscal_year_start_month: input.fiscal_year_start_month.unwrap_or(1),
+            coa_template: input
+                .coa_template
+                .unwrap_or_else(|| crate::ledger::coa::DEFAULT_TEMPLATE.into()),
         };
         let provisioned = admin.lifecycle.create_tenant(new).await?;
         Ok(CreateTenantPayload {
@@ -223,10 +219,13 @@ impl TenantsMutation {
         &self,
         ctx: &Context<'_>,
         slug: String,
-        #[graphql(default = false)] force: bool,
+        #[graphql(default_with = "Some(false)")] force: Option<bool>,
     ) -> async_graphql::Result<bool> {
         let admin = services(ctx)?;
-        admin.lifecycle.purge(&parse_slug(&slug)?, force).await?;
+        admin
+            .lifecycle
+            .purge(&parse_slug(&slug)?, force.unwrap_or(false))
+            .await?;
         Ok(true)
     }
 }

@@ -1,7 +1,11 @@
 //! The tenant schema. Resolvers reach a database only through the [`TenantDb`] put
 //! into their request by the HTTP layer: there is no global connection here.
 
+mod accounts;
+pub mod cache;
 mod company;
+mod journal;
+mod reports;
 
 use std::sync::Arc;
 
@@ -21,11 +25,20 @@ pub type TenantSchema = Schema<TenantQuery, TenantMutation, EmptySubscription>;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct TenantQuery(company::CompanyQuery);
+pub struct TenantQuery(
+    company::CompanyQuery,
+    accounts::AccountsQuery,
+    journal::JournalQuery,
+    reports::ReportsQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct TenantMutation(company::CompanyMutation);
+pub struct TenantMutation(
+    company::CompanyMutation,
+    accounts::AccountsMutation,
+    journal::JournalMutation,
+);
 
 /// The tenant a request is for: its slug, its own database, what its token may do.
 #[derive(Clone)]
@@ -33,6 +46,13 @@ pub struct TenantDb {
     pub slug: String,
     pub conn: DatabaseConnection,
     pub scopes: Vec<Scope>,
+    /// Request-scoped batching of reads (see `cache`).
+    pub cache: Arc<cache::LedgerCache>,
+}
+
+/// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming the field.
+pub fn parse_id(id: &async_graphql::ID, field: &str) -> Result<uuid::Uuid, Error> {
+    uuid::Uuid::parse_str(id).map_err(|_| Error::bad_input(field, "not an id of this API"))
 }
 
 /// The request's tenant database. Missing data is a server bug, reported as INTERNAL.

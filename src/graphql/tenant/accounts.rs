@@ -1,0 +1,270 @@
+//! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`, `archiveAccount`.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+
+use super::{parse_id, tenant_db};
+use crate::entities::tenant::account as entity;
+use crate::error::Error;
+use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::scalars::{Date, DecimalText};
+use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
+use crate::ledger::coa::AccountClass;
+use crate::ledger::company::Change;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum AccountType {
+    Asset,
+    Liability,
+    Equity,
+    Revenue,
+    Expense,
+}
+
+impl From<AccountType> for AccountClass {
+    fn from(t: AccountType) -> Self {
+        match t {
+            AccountType::Asset => AccountClass::Asset,
+            AccountType::Liability => AccountClass::Liability,
+            AccountType::Equity => AccountClass::Equity,
+            AccountType::Revenue => AccountClass::Revenue,
+            AccountType::Expense => AccountClass::Expense,
+        }
+    }
+}
+
+impl AccountType {
+    fn of(stored: &str) -> Self {
+        match stored {
+            "LIABILITY" => AccountType::Liability,
+            "EQUITY" => AccountType::Equity,
+            "REVENUE" => AccountType::Revenue,
+            "EXPENSE" => AccountType::Expense,
+            _ => AccountType::Asset,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BalanceSide {
+    Debit,
+    Credit,
+}
+
+/// An account of the chart.
+pub struct Account(pub entity::Model);
+
+#[Object]
+impl Account {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    #[graphql(name = "type")]
+    async fn account_type(&self) -> AccountType {
+        AccountType::of(&self.0.account_type)
+    }
+
+    async fn normal_balance(&self) -> BalanceSide {
+        if self.0.normal_balance == "DEBIT" {
+            BalanceSide::Debit
+        } else {
+            BalanceSide::Credit
+        }
+    }
+
+    async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
+        let Some(parent_id) = self.0.parent_id else {
+            return Ok(None);
+        };
+        let db = tenant_db(ctx)?;
+        let chart = db.cache.chart(&db.conn).await?;
+        Ok(chart.by_id.get(&parent_id).cloned().map(Account))
+    }
+
+    /// Direct children, by code.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Account>> {
+        let db = tenant_db(ctx)?;
+        let chart = db.cache.chart(&db.conn).await?;
+        let mut children: Vec<entity::Model> = chart
+            .children
+            .get(&self.0.id)
+            .map(|ids| ids.iter().filter_map(|id| chart.by_id.get(id).cloned()).collect())
+            .unwrap_or_default();
+        children.sort_by(|a, b| a.code.cmp(&b.code));
+        Ok(children.into_iter().map(Account).collect())
+    }
+
+    /// False for header (group) accounts.
+    async fn is_postable(&self) -> bool {
+        self.0.is_postable
+    }
+
+    async fn is_archived(&self) -> bool {
+        self.0.is_archived
+    }
+
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// Signed in the account's normal direction, posted entries only; a header account
+    /// sums the accounts below it.
+    async fn balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<DecimalText> {
+        let db = tenant_db(ctx)?;
+        Ok(db.cache.balance(&db.conn, &self.0, as_of.map(|d| d.0)).await?.into())
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AccountFilter {
+    #[graphql(name = "type")]
+    pub account_type: Option<AccountType>,
+    pub search: Option<String>,
+    #[graphql(default_with = "Some(false)")]
+    pub include_archived: Option<bool>,
+    pub postable_only: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct CreateAccountInput {
+    pub code: String,
+    pub name: String,
+    #[graphql(name = "type")]
+    pub account_type: AccountType,
+    pub parent_id: Option<ID>,
+    #[graphql(default_with = "Some(true)")]
+    pub is_postable: Option<bool>,
+    pub description: Option<String>,
+    /// Defaults to DEBIT for assets and expenses, CREDIT otherwise.
+    pub normal_balance: Option<BalanceSide>,
+}
+
+/// Fields left out are kept; `parentId` and `description` set to null are cleared.
+#[derive(InputObject)]
+pub struct UpdateAccountInput {
+    pub name: Option<String>,
+    pub parent_id: MaybeUndefined<ID>,
+    pub description: MaybeUndefined<String>,
+    pub is_postable: Option<bool>,
+}
+
+pub type AccountConnection = Connection<String, Account, ConnectionTotals>;
+
+#[derive(Default)]
+pub struct AccountsQuery;
+
+#[Object]
+impl AccountsQuery {
+    /// Accounts by code.
+    async fn accounts(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AccountFilter>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<AccountConnection> {
+        let db = tenant_db(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let limit = page_size(first, 50)?;
+        let service_filter = ServiceFilter {
+            class: filter.account_type.map(AccountClass::from),
+            search: filter.search,
+            include_archived: filter.include_archived.unwrap_or(false),
+            postable_only: filter.postable_only,
+        };
+        let (rows, total_count, has_next) = service::list(&db.conn, &service_filter, limit, after.as_deref()).await?;
+        let mut connection =
+            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
+        connection
+            .edges
+            .extend(rows.into_iter().map(|a| Edge::new(a.code.clone(), Account(a))));
+        Ok(connection)
+    }
+
+    /// One account by `id` or by `code` (give exactly one).
+    async fn account(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        code: Option<String>,
+    ) -> async_graphql::Result<Option<Account>> {
+        let db = tenant_db(ctx)?;
+        let found = match (id, code) {
+            (Some(id), None) => service::by_id(&db.conn, parse_id(&id, "id")?).await?,
+            (None, Some(code)) => service::by_code(&db.conn, &code).await?,
+            _ => return Err(Error::bad_input("id", "give exactly one of id and code").into()),
+        };
+        Ok(found.map(Account))
+    }
+}
+
+#[derive(Default)]
+pub struct AccountsMutation;
+
+#[Object]
+impl AccountsMutation {
+    async fn create_account(&self, ctx: &Context<'_>, input: CreateAccountInput) -> async_graphql::Result<Account> {
+        let db = tenant_db(ctx)?;
+        let new = NewAccount {
+            code: input.code,
+            name: input.name,
+            class: input.account_type.into(),
+            parent_id: input
+                .parent_id
+                .as_ref()
+                .map(|id| parse_id(id, "input.parentId"))
+                .transpose()?,
+            is_postable: input.is_postable.unwrap_or(true),
+            description: input.description,
+            normal_debit: input.normal_balance.map(|side| side == BalanceSide::Debit),
+        };
+        let created = service::create(&db.conn, new).await?;
+        db.cache.invalidate();
+        Ok(Account(created))
+    }
+
+    async fn update_account(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAccountInput,
+    ) -> async_graphql::Result<Account> {
+        let db = tenant_db(ctx)?;
+        let parent_id = match input.parent_id {
+            MaybeUndefined::Undefined => Change::Keep,
+            MaybeUndefined::Null => Change::Clear,
+            MaybeUndefined::Value(p) => Change::Set(parse_id(&p, "input.parentId")?),
+        };
+        let description = match input.description {
+            MaybeUndefined::Undefined => Change::Keep,
+            MaybeUndefined::Null => Change::Clear,
+            MaybeUndefined::Value(d) => Change::Set(d),
+        };
+        let changes = AccountChanges {
+            name: input.name,
+            parent_id,
+            description,
+            is_postable: input.is_postable,
+        };
+        let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;
+        db.cache.invalidate();
+        Ok(Account(updated))
+    }
+
+    /// Archived accounts take no new lines and leave default listings; their history stays.
+    async fn archive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
+        let db = tenant_db(ctx)?;
+        let archived = service::archive(&db.conn, parse_id(&id, "id")?).await?;
+        db.cache.invalidate();
+        Ok(Account(archived))
+    }
+}

@@ -1,0 +1,324 @@
+//! Journal entries: queries and the draft / post / reverse mutations.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+use chrono::{DateTime, Utc};
+
+use super::accounts::Account;
+use super::{parse_id, tenant_db};
+use crate::entities::tenant::{journal_entry as entity, journal_line};
+use crate::error::Error;
+use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::scalars::{Date, DecimalText};
+use crate::ledger::company::Change;
+use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
+use crate::ledger::posting::RawLine;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum JournalEntryStatus {
+    Draft,
+    Posted,
+    Reversed,
+}
+
+impl JournalEntryStatus {
+    fn of(stored: &str) -> Self {
+        match stored {
+            service::POSTED => JournalEntryStatus::Posted,
+            service::REVERSED => JournalEntryStatus::Reversed,
+            _ => JournalEntryStatus::Draft,
+        }
+    }
+
+    fn stored(self) -> &'static str {
+        match self {
+            JournalEntryStatus::Draft => service::DRAFT,
+            JournalEntryStatus::Posted => service::POSTED,
+            JournalEntryStatus::Reversed => service::REVERSED,
+        }
+    }
+}
+
+pub struct JournalEntry(pub entity::Model);
+
+#[Object]
+impl JournalEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Assigned when posted, gapless per fiscal year, e.g. "JE/2026/000001".
+    async fn number(&self) -> Option<&str> {
+        self.0.number.as_deref()
+    }
+
+    async fn date(&self) -> Date {
+        Date(self.0.date)
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+
+    async fn status(&self) -> JournalEntryStatus {
+        JournalEntryStatus::of(&self.0.status)
+    }
+
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<JournalLine>> {
+        let db = tenant_db(ctx)?;
+        Ok(db
+            .cache
+            .lines(&db.conn, self.0.id)
+            .await?
+            .iter()
+            .cloned()
+            .map(JournalLine)
+            .collect())
+    }
+
+    async fn total_debit(&self, ctx: &Context<'_>) -> async_graphql::Result<DecimalText> {
+        let db = tenant_db(ctx)?;
+        Ok(service::totals(&db.cache.lines(&db.conn, self.0.id).await?).0.into())
+    }
+
+    async fn total_credit(&self, ctx: &Context<'_>) -> async_graphql::Result<DecimalText> {
+        let db = tenant_db(ctx)?;
+        Ok(service::totals(&db.cache.lines(&db.conn, self.0.id).await?).1.into())
+    }
+
+    /// The entry this one reverses.
+    async fn reversal_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<JournalEntry>> {
+        let Some(original) = self.0.reversal_of else {
+            return Ok(None);
+        };
+        let db = tenant_db(ctx)?;
+        Ok(db.cache.entry(&db.conn, original).await?.map(JournalEntry))
+    }
+
+    /// The entry that reverses this one.
+    async fn reversed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<JournalEntry>> {
+        let db = tenant_db(ctx)?;
+        Ok(db.cache.reversal(&db.conn, self.0.id).await?.map(JournalEntry))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.with_timezone(&Utc)
+    }
+
+    async fn posted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.posted_at.map(|t| t.with_timezone(&Utc))
+    }
+}
+
+pub struct JournalLine(pub journal_line::Model);
+
+#[Object]
+impl JournalLine {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<Account> {
+        let db = tenant_db(ctx)?;
+        let chart = db.cache.chart(&db.conn).await?;
+        chart
+            .by_id
+            .get(&self.0.account_id)
+            .cloned()
+            .map(Account)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("line {} names a missing account", self.0.id)).into())
+    }
+
+    async fn debit(&self) -> DecimalText {
+        self.0.debit.into()
+    }
+
+    async fn credit(&self) -> DecimalText {
+        self.0.credit.into()
+    }
+
+    async fn memo(&self) -> Option<&str> {
+        self.0.memo.as_deref()
+    }
+}
+
+#[derive(InputObject)]
+pub struct JournalLineInput {
+    pub account_id: ID,
+    #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
+    pub debit: Option<DecimalText>,
+    #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
+    pub credit: Option<DecimalText>,
+    pub memo: Option<String>,
+}
+
+fn raw_lines(lines: Vec<JournalLineInput>) -> Vec<RawLine> {
+    lines
+        .into_iter()
+        .map(|l| RawLine {
+            account_id: l.account_id.0,
+            debit: l.debit.map(|d| d.0).unwrap_or_else(|| "0".into()),
+            credit: l.credit.map(|c| c.0).unwrap_or_else(|| "0".into()),
+            memo: l.memo,
+        })
+        .collect()
+}
+
+#[derive(InputObject)]
+pub struct CreateJournalEntryInput {
+    pub date: Date,
+    pub description: String,
+    pub reference: Option<String>,
+    pub lines: Vec<JournalLineInput>,
+    /// Create and post in one step.
+    #[graphql(default_with = "Some(false)")]
+    pub post: Option<bool>,
+    /// Same key + same body returns the first result; a different body -> CONFLICT.
+    pub idempotency_key: Option<String>,
+}
+
+/// Drafts only. Fields left out are kept; `lines`, when given, replace all lines.
+#[derive(InputObject)]
+pub struct UpdateJournalEntryInput {
+    pub date: Option<Date>,
+    pub description: Option<String>,
+    pub reference: MaybeUndefined<String>,
+    pub lines: Option<Vec<JournalLineInput>>,
+}
+
+#[derive(InputObject, Default)]
+pub struct JournalEntryFilter {
+    pub status: Option<JournalEntryStatus>,
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+    pub account_id: Option<ID>,
+    pub search: Option<String>,
+}
+
+pub type JournalEntryConnection = Connection<String, JournalEntry, ConnectionTotals>;
+
+#[derive(Default)]
+pub struct JournalQuery;
+
+#[Object]
+impl JournalQuery {
+    /// Entries in journal order (date, then creation).
+    async fn journal_entries(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<JournalEntryFilter>,
+        #[graphql(default = 50)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<JournalEntryConnection> {
+        let db = tenant_db(ctx)?;
+        let filter = filter.unwrap_or_default();
+        let limit = page_size(first, 50)?;
+        let service_filter = EntryFilter {
+            status: filter.status.map(|s| s.stored().to_owned()),
+            from: filter.from.map(|d| d.0),
+            to: filter.to.map(|d| d.0),
+            account_id: filter
+                .account_id
+                .as_ref()
+                .map(|id| parse_id(id, "filter.accountId"))
+                .transpose()?,
+            search: filter.search,
+        };
+        let (rows, total_count, has_next) = service::list(&db.conn, &service_filter, limit, after.as_deref()).await?;
+        db.cache.prefetch_page(&db.conn, &rows).await?;
+        let mut connection =
+            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|e| Edge::new(service::entry_cursor(&e), JournalEntry(e))),
+        );
+        Ok(connection)
+    }
+
+    async fn journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<JournalEntry>> {
+        let db = tenant_db(ctx)?;
+        Ok(service::by_id(&db.conn, parse_id(&id, "id")?).await?.map(JournalEntry))
+    }
+}
+
+#[derive(Default)]
+pub struct JournalMutation;
+
+#[Object]
+impl JournalMutation {
+    async fn create_journal_entry(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateJournalEntryInput,
+    ) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        let new = NewEntry {
+            date: input.date.0,
+            description: input.description,
+            reference: input.reference,
+            lines: raw_lines(input.lines),
+            post: input.post.unwrap_or(false),
+            idempotency_key: input.idempotency_key,
+        };
+        let created = service::create(&db.conn, new).await?;
+        db.cache.invalidate();
+        Ok(JournalEntry(created))
+    }
+
+    /// Drafts only.
+    async fn update_journal_entry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateJournalEntryInput,
+    ) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        let changes = EntryChanges {
+            date: input.date.map(|d| d.0),
+            description: input.description,
+            reference: match input.reference {
+                MaybeUndefined::Undefined => Change::Keep,
+                MaybeUndefined::Null => Change::Clear,
+                MaybeUndefined::Value(r) => Change::Set(r),
+            },
+            lines: input.lines.map(raw_lines),
+        };
+        let updated = service::update_draft(&db.conn, parse_id(&id, "id")?, changes).await?;
+        db.cache.invalidate();
+        Ok(JournalEntry(updated))
+    }
+
+    /// Drafts only.
+    async fn delete_journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let db = tenant_db(ctx)?;
+        let deleted = service::delete_draft(&db.conn, parse_id(&id, "id")?).await?;
+        db.cache.invalidate();
+        Ok(ID(deleted.to_string()))
+    }
+
+    async fn post_journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        let posted = service::post(&db.conn, parse_id(&id, "id")?).await?;
+        db.cache.invalidate();
+        Ok(JournalEntry(posted))
+    }
+
+    /// Posts a mirror entry and marks the original REVERSED; returns the new entry.
+    /// `date` defaults to today (UTC).
+    async fn reverse_journal_entry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        date: Option<Date>,
+        description: Option<String>,
+    ) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        let reversal = service::reverse(&db.conn, parse_id(&id, "id")?, date.map(|d| d.0), description).await?;
+        db.cache.invalidate();
+        Ok(JournalEntry(reversal))
+    }
+}

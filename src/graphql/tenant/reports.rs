@@ -1,0 +1,161 @@
+//! `trialBalance` and `generalLedger`.
+
+use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
+use async_graphql::OutputType;
+use async_graphql::{Context, Object, SimpleObject, ID};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use rust_decimal::Decimal;
+
+use super::accounts::Account;
+use super::journal::JournalEntry;
+use super::{parse_id, tenant_db};
+use crate::error::Error;
+use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::scalars::{Date, DecimalText};
+use crate::ledger::reports;
+
+#[derive(SimpleObject)]
+pub struct TrialBalance {
+    pub as_of: Date,
+    pub rows: Vec<TrialBalanceRow>,
+    pub total_debit: DecimalText,
+    pub total_credit: DecimalText,
+}
+
+#[derive(SimpleObject)]
+pub struct TrialBalanceRow {
+    pub account: Account,
+    pub debit: DecimalText,
+    pub credit: DecimalText,
+}
+
+pub struct LedgerLine(reports::LedgerRow);
+
+#[Object]
+impl LedgerLine {
+    async fn entry(&self, ctx: &Context<'_>) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        db.cache
+            .entry(&db.conn, self.0.entry_id)
+            .await?
+            .map(JournalEntry)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("ledger line of a missing entry")).into())
+    }
+
+    async fn date(&self) -> Date {
+        Date(self.0.date)
+    }
+
+    async fn debit(&self) -> DecimalText {
+        self.0.debit.into()
+    }
+
+    async fn credit(&self) -> DecimalText {
+        self.0.credit.into()
+    }
+
+    /// The account's balance after this line, in its normal direction.
+    async fn running_balance(&self) -> DecimalText {
+        self.0.running_balance.into()
+    }
+
+    async fn memo(&self) -> Option<&str> {
+        self.0.memo.as_deref()
+    }
+}
+
+/// Named `LedgerConnection` / `LedgerEdge`, as API.md has it.
+pub struct LedgerConnectionName;
+
+impl ConnectionNameType for LedgerConnectionName {
+    fn type_name<T: OutputType>() -> String {
+        "LedgerConnection".into()
+    }
+}
+
+pub struct LedgerEdgeName;
+
+impl EdgeNameType for LedgerEdgeName {
+    fn type_name<T: OutputType>() -> String {
+        "LedgerEdge".into()
+    }
+}
+
+pub type LedgerConnection =
+    Connection<String, LedgerLine, ConnectionTotals, EmptyFields, LedgerConnectionName, LedgerEdgeName>;
+
+fn offset_cursor(position: u64) -> String {
+    B64.encode(format!("ledger:{position}"))
+}
+
+fn parse_offset_cursor(cursor: &str) -> Result<u64, Error> {
+    B64.decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("ledger:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| Error::bad_input("after", "not a cursor of this ledger"))
+}
+
+#[derive(Default)]
+pub struct ReportsQuery;
+
+#[Object]
+impl ReportsQuery {
+    /// Balances of postable accounts from posted entries up to `asOf` (default: today, UTC).
+    async fn trial_balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<TrialBalance> {
+        let db = tenant_db(ctx)?;
+        let as_of = as_of.map(|d| d.0).unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let rows = reports::trial_balance(&db.conn, Some(as_of)).await?;
+        let (debit, credit) = rows
+            .iter()
+            .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), r| (d + r.debit, c + r.credit));
+        Ok(TrialBalance {
+            as_of: Date(as_of),
+            rows: rows
+                .into_iter()
+                .map(|r| TrialBalanceRow {
+                    account: Account(r.account),
+                    debit: r.debit.into(),
+                    credit: r.credit.into(),
+                })
+                .collect(),
+            total_debit: debit.into(),
+            total_credit: credit.into(),
+        })
+    }
+
+    /// Posted lines of an account in journal order, with a running balance.
+    async fn general_ledger(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        from: Option<Date>,
+        to: Option<Date>,
+        #[graphql(default = 100)] first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<LedgerConnection> {
+        let db = tenant_db(ctx)?;
+        let id = parse_id(&account_id, "accountId")?;
+        let chart = db.cache.chart(&db.conn).await?;
+        let account = chart
+            .by_id
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound("no such account".into()))?;
+        let limit = page_size(first, 100)?;
+        let offset = after.as_deref().map(parse_offset_cursor).transpose()?.unwrap_or(0);
+        let (rows, total_count) =
+            reports::general_ledger(&db.conn, &account, from.map(|d| d.0), to.map(|d| d.0), offset, limit).await?;
+        let entry_ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.entry_id).collect();
+        db.cache.prefetch_entries(&db.conn, &entry_ids).await?;
+        let has_next = offset + (rows.len() as u64) < total_count;
+        let mut connection = Connection::with_additional_fields(offset > 0, has_next, ConnectionTotals { total_count });
+        connection.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, r)| Edge::new(offset_cursor(offset + i as u64 + 1), LedgerLine(r))),
+        );
+        Ok(connection)
+    }
+}

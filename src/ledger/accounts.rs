@@ -1,0 +1,326 @@
+//! The chart of accounts.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, Statement,
+};
+use uuid::Uuid;
+
+use crate::entities::tenant::account;
+use crate::error::{Error, Result};
+use crate::ledger::coa::{AccountClass, CoaTemplate};
+use crate::ledger::company::Change;
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    pub class: Option<AccountClass>,
+    pub search: Option<String>,
+    pub include_archived: bool,
+    pub postable_only: Option<bool>,
+}
+
+/// A page of accounts ordered by code, `first` after the code `after`.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &AccountFilter,
+    first: u64,
+    after: Option<&str>,
+) -> Result<(Vec<account::Model>, u64, bool)> {
+    let mut condition = Condition::all();
+    if let Some(class) = filter.class {
+        condition = condition.add(account::Column::AccountType.eq(class.as_str()));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+        );
+        condition = condition.add(
+            Condition::any()
+                .add(Expr::col(account::Column::Name).ilike(pattern.clone()))
+                .add(Expr::col(account::Column::Code).ilike(pattern)),
+        );
+    }
+    if !filter.include_archived {
+        condition = condition.add(account::Column::IsArchived.eq(false));
+    }
+    if let Some(postable) = filter.postable_only {
+        if postable {
+            condition = condition.add(account::Column::IsPostable.eq(true));
+        }
+    }
+    let total = account::Entity::find().filter(condition.clone()).count(db).await?;
+    let mut query = account::Entity::find()
+        .filter(condition)
+        .order_by_asc(account::Column::Code);
+    if let Some(after) = after {
+        query = query.filter(account::Column::Code.gt(after));
+    }
+    let mut rows = query.limit(first + 1).all(db).await?;
+    let has_next = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    Ok((rows, total, has_next))
+}
+
+/// The whole chart, for request-scoped lookups (charts are small: hundreds of rows).
+pub async fn all(db: &impl ConnectionTrait) -> Result<Vec<account::Model>> {
+    Ok(account::Entity::find()
+        .order_by_asc(account::Column::Code)
+        .all(db)
+        .await?)
+}
+
+pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<account::Model>> {
+    Ok(account::Entity::find_by_id(id).one(db).await?)
+}
+
+pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::Code.eq(code))
+        .one(db)
+        .await?)
+}
+
+/// The side an account grows on, unless stated: assets and expenses on the debit.
+pub fn default_normal_debit(class: AccountClass) -> bool {
+    matches!(class, AccountClass::Asset | AccountClass::Expense)
+}
+
+fn check_code(code: &str) -> Result<()> {
+    let ok = !code.is_empty()
+        && code.len() <= 32
+        && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            "input.code",
+            "an account code has 1 to 32 letters, digits, '.' or '-'",
+        ))
+    }
+}
+
+fn check_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::bad_input(
+            "input.name",
+            "an account name has 1 to 200 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub struct NewAccount {
+    pub code: String,
+    pub name: String,
+    pub class: AccountClass,
+    pub parent_id: Option<Uuid>,
+    pub is_postable: bool,
+    pub description: Option<String>,
+    pub normal_debit: Option<bool>,
+}
+
+/// A parent must exist, be a header (not postable) and have the same type.
+async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, class: AccountClass) -> Result<account::Model> {
+    let parent = by_id(db, parent_id)
+        .await?
+        .ok_or_else(|| Error::bad_input("input.parentId", "no such account"))?;
+    if parent.is_postable {
+        return Err(Error::bad_input(
+            "input.parentId",
+            "the parent must be a header account (isPostable: false)",
+        ));
+    }
+    if parent.account_type != class.as_str() {
+        return Err(Error::bad_input(
+            "input.parentId",
+            "the parent must have the same account type",
+        ));
+    }
+    Ok(parent)
+}
+
+pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<account::Model> {
+    let code = new.code.trim().to_owned();
+    check_code(&code)?;
+    let name = check_name(&new.name)?;
+    if let Some(parent_id) = new.parent_id {
+        check_parent(db, parent_id, new.class).await?;
+    }
+    let debit = new.normal_debit.unwrap_or_else(|| default_normal_debit(new.class));
+    let now = Utc::now();
+    account::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        code: Set(code.clone()),
+        name: Set(name),
+        account_type: Set(new.class.as_str().to_owned()),
+        normal_balance: Set(if debit { "DEBIT" } else { "CREDIT" }.to_owned()),
+        parent_id: Set(new.parent_id),
+        is_postable: Set(new.is_postable),
+        is_archived: Set(false),
+        description: Set(new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    }
+    .insert(db)
+    .await
+    .map_err(|err| match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::conflict("input.code", format!("an account with code '{code}' exists"))
+        }
+        _ => err.into(),
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountChanges {
+    pub name: Option<String>,
+    pub parent_id: Change<Uuid>,
+    pub description: Change<String>,
+    pub is_postable: Option<bool>,
+}
+
+async fn has_lines(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
+    use crate::entities::tenant::journal_line;
+    Ok(journal_line::Entity::find()
+        .filter(journal_line::Column::AccountId.eq(id))
+        .count(db)
+        .await?
+        > 0)
+}
+
+async fn has_children(db: &impl ConnectionTrait, id: Uuid, only_active: bool) -> Result<bool> {
+    let mut query = account::Entity::find().filter(account::Column::ParentId.eq(id));
+    if only_active {
+        query = query.filter(account::Column::IsArchived.eq(false));
+    }
+    Ok(query.count(db).await? > 0)
+}
+
+pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges) -> Result<account::Model> {
+    let current = by_id(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such account".into()))?;
+    let class = AccountClass::parse(&current.account_type).unwrap_or(AccountClass::Asset);
+    let mut row: account::ActiveModel = current.clone().into();
+    if let Some(name) = changes.name {
+        row.name = Set(check_name(&name)?);
+    }
+    match changes.parent_id {
+        Change::Keep => {}
+        Change::Clear => row.parent_id = Set(None),
+        Change::Set(parent_id) => {
+            check_parent(db, parent_id, class).await?;
+            // Walk up from the new parent: meeting this account would make a cycle.
+            let mut cursor = Some(parent_id);
+            while let Some(ancestor) = cursor {
+                if ancestor == id {
+                    return Err(Error::bad_input(
+                        "input.parentId",
+                        "an account cannot be placed under itself",
+                    ));
+                }
+                cursor = by_id(db, ancestor).await?.and_then(|a| a.parent_id);
+            }
+            row.parent_id = Set(Some(parent_id));
+        }
+    }
+    match changes.description {
+        Change::Keep => {}
+        Change::Clear => row.description = Set(None),
+        Change::Set(d) => row.description = Set(Some(d.trim().to_owned()).filter(|d| !d.is_empty())),
+    }
+    if let Some(postable) = changes.is_postable {
+        if postable && !current.is_postable && has_children(db, id, false).await? {
+            return Err(Error::bad_input(
+                "input.isPostable",
+                "an account with children is a header",
+            ));
+        }
+        if !postable && current.is_postable && has_lines(db, id).await? {
+            return Err(Error::bad_input(
+                "input.isPostable",
+                "an account with journal lines stays postable",
+            ));
+        }
+        row.is_postable = Set(postable);
+    }
+    row.updated_at = Set(Utc::now().into());
+    Ok(row.update(db).await?)
+}
+
+/// Archived accounts take no new lines and leave default listings; history stays.
+pub async fn archive(db: &impl ConnectionTrait, id: Uuid) -> Result<account::Model> {
+    let current = by_id(db, id)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such account".into()))?;
+    if has_children(db, id, true).await? {
+        return Err(Error::bad_input("id", "archive the account's children first"));
+    }
+    let mut row: account::ActiveModel = current.into();
+    row.is_archived = Set(true);
+    row.updated_at = Set(Utc::now().into());
+    Ok(row.update(db).await?)
+}
+
+/// Debit and credit totals of posted entries per account, up to `as_of` (inclusive).
+pub async fn posted_totals(
+    db: &impl ConnectionTrait,
+    as_of: Option<NaiveDate>,
+) -> Result<HashMap<Uuid, (Decimal, Decimal)>> {
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT l.account_id, coalesce(sum(l.debit), 0) AS debit, coalesce(sum(l.credit), 0) AS credit
+                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                WHERE e.status <> 'DRAFT' AND ($1::date IS NULL OR e.date <= $1::date)
+                GROUP BY l.account_id"#,
+            [as_of.into()],
+        ))
+        .await?;
+    let mut totals = HashMap::new();
+    for row in rows {
+        let id: Uuid = row.try_get("", "account_id")?;
+        let debit: Decimal = row.try_get("", "debit")?;
+        let credit: Decimal = row.try_get("", "credit")?;
+        totals.insert(id, (debit, credit));
+    }
+    Ok(totals)
+}
+
+/// Inserts a template's accounts (parents first, as the files are ordered).
+pub async fn seed_from_template(db: &impl ConnectionTrait, template: &CoaTemplate) -> Result<usize> {
+    let mut ids: HashMap<&str, Uuid> = HashMap::new();
+    let now = Utc::now();
+    let mut rows = Vec::with_capacity(template.accounts.len());
+    for a in &template.accounts {
+        let id = Uuid::new_v4();
+        ids.insert(a.code.as_str(), id);
+        rows.push(account::ActiveModel {
+            id: Set(id),
+            code: Set(a.code.clone()),
+            name: Set(a.name.clone()),
+            account_type: Set(a.class.as_str().to_owned()),
+            normal_balance: Set(if a.debit_normal { "DEBIT" } else { "CREDIT" }.to_owned()),
+            parent_id: Set(a.parent_code.as_deref().and_then(|p| ids.get(p).copied())),
+            is_postable: Set(a.is_postable),
+            is_archived: Set(false),
+            description: Set(None),
+            created_at: Set(now.into()),
+            updated_at: Set(now.into()),
+        });
+    }
+    let count = rows.len();
+    if count > 0 {
+        account::Entity::insert_many(rows).exec(db).await?;
+    }
+    Ok(count)
+}
