@@ -52,6 +52,7 @@ async fn services(cluster: &LocalCluster, use_template: bool) -> Services {
         limits: TenancyLimits::default(),
         bind_addr: "127.0.0.1:0".parse().expect("addr"),
         use_template,
+        api: nusa_journal::config::ApiLimits::default(),
     };
     Services::connect(&config).await.expect("services")
 }

@@ -39,6 +39,7 @@ pub struct Settings {
     pub bind_addr: SocketAddr,
     /// `TENANT_TEMPLATE`: `on` (default) or `off`.
     pub use_template: bool,
+    pub api: ApiLimits,
 }
 
 /// Bounds of the tenant connection manager.
@@ -68,6 +69,71 @@ impl Default for TenancyLimits {
     }
 }
 
+/// Limits on what one HTTP/GraphQL request may ask for (abuse protection).
+#[derive(Debug, Clone)]
+pub struct ApiLimits {
+    /// `GRAPHQL_MAX_DEPTH`: deepest selection nesting.
+    pub max_depth: usize,
+    /// `GRAPHQL_MAX_COMPLEXITY`: summed field costs (lists cost `first` x their children).
+    pub max_complexity: usize,
+    /// `GRAPHQL_MAX_DIRECTIVES`: directives on one field.
+    pub max_directives: usize,
+    /// `GRAPHQL_MAX_RECURSIVE_DEPTH`: nesting the parser and validator will follow.
+    pub max_recursive_depth: usize,
+    /// `GRAPHQL_MAX_PAGE_SIZE`: cap on `first` of every connection.
+    pub max_page_size: i32,
+    /// `GRAPHQL_MAX_BATCH`: operations in one batched request.
+    pub max_batch: usize,
+    /// `MAX_BODY_BYTES`: largest request body.
+    pub max_body_bytes: usize,
+    /// `REQUEST_TIMEOUT_MS`: longest a GraphQL request may run.
+    pub request_timeout: Duration,
+    /// `SHUTDOWN_GRACE_MS`: how long in-flight requests may finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// `METRICS_TENANT_LABELS`: tenants that get their own metrics label (the first N
+    /// seen); the rest share `tenant="other"`. 0 turns per-tenant labels off.
+    pub metrics_tenant_labels: usize,
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_depth: 16,
+            max_complexity: 20_000,
+            max_directives: 8,
+            max_recursive_depth: 32,
+            max_page_size: 200,
+            max_batch: 10,
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
+            metrics_tenant_labels: 100,
+        }
+    }
+}
+
+impl ApiLimits {
+    fn from_env() -> anyhow::Result<Self> {
+        let d = ApiLimits::default();
+        Ok(ApiLimits {
+            max_depth: parse_var("GRAPHQL_MAX_DEPTH")?.unwrap_or(d.max_depth),
+            max_complexity: parse_var("GRAPHQL_MAX_COMPLEXITY")?.unwrap_or(d.max_complexity),
+            max_directives: parse_var("GRAPHQL_MAX_DIRECTIVES")?.unwrap_or(d.max_directives),
+            max_recursive_depth: parse_var("GRAPHQL_MAX_RECURSIVE_DEPTH")?.unwrap_or(d.max_recursive_depth),
+            max_page_size: parse_var("GRAPHQL_MAX_PAGE_SIZE")?.unwrap_or(d.max_page_size),
+            max_batch: parse_var("GRAPHQL_MAX_BATCH")?.unwrap_or(d.max_batch),
+            max_body_bytes: parse_var("MAX_BODY_BYTES")?.unwrap_or(d.max_body_bytes),
+            request_timeout: parse_var("REQUEST_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.request_timeout),
+            shutdown_grace: parse_var("SHUTDOWN_GRACE_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.shutdown_grace),
+            metrics_tenant_labels: parse_var("METRICS_TENANT_LABELS")?.unwrap_or(d.metrics_tenant_labels),
+        })
+    }
+}
+
 /// Everything a running service needs, with no gaps.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -82,6 +148,7 @@ pub struct ServiceConfig {
     pub bind_addr: SocketAddr,
     /// Copy new tenant databases from a template database (`TENANT_TEMPLATE=off` disables).
     pub use_template: bool,
+    pub api: ApiLimits,
 }
 
 pub const DEFAULT_ROLE_PREFIX: &str = "nusa_tenant_";
@@ -123,6 +190,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from(".nusa")),
             limits,
             bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            api: ApiLimits::from_env()?,
             use_template: match var("TENANT_TEMPLATE").as_deref() {
                 None | Some("on") => true,
                 Some("off") => false,
@@ -159,6 +227,7 @@ impl Settings {
             limits: self.limits.clone(),
             bind_addr: self.bind_addr,
             use_template: self.use_template,
+            api: self.api.clone(),
         })
     }
 }

@@ -50,6 +50,9 @@ pub enum Error {
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
+    /// 504 `TIMEOUT` (added to API.md's list): the request ran past `REQUEST_TIMEOUT_MS`.
+    #[error("the request took longer than {0} ms and was stopped")]
+    Timeout(u128),
     /// `INTERNAL`: anything unexpected. The message sent to clients is generic.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -92,6 +95,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::UnbalancedEntry(_) => "UNBALANCED_ENTRY",
             Error::PeriodLocked(_) => "PERIOD_LOCKED",
+            Error::Timeout(_) => "TIMEOUT",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -108,6 +112,7 @@ impl Error {
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 

@@ -85,13 +85,16 @@ impl Application {
     }
 
     pub async fn with_services(config: ServiceConfig, services: Services) -> anyhow::Result<Self> {
-        let admin_schema = admin::builder().data(services.clone()).finish();
+        let admin_schema = crate::graphql::limited(admin::builder(), &config.api)
+            .data(services.clone())
+            .finish();
         let state = AppState(Arc::new(AppInner {
             registry: services.registry.clone(),
             directory: services.directory.clone(),
             connections: services.connections.clone(),
-            metrics: Metrics::new(services.connections.clone()),
-            tenant_schema: tenant::schema(),
+            metrics: Metrics::new(services.connections.clone(), config.api.metrics_tenant_labels),
+            tenant_schema: tenant::schema_with(&config.api),
+            limits: config.api.clone(),
             admin_schema,
             admin_token: config.admin_token.clone(),
         }));
@@ -119,12 +122,27 @@ impl Application {
     /// every tenant pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let connections = self.services.connections.clone();
+        let grace = self.state.limits.shutdown_grace;
         let listener_task = self.services.invalidation.spawn_listener();
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        });
+        // After the signal, in-flight requests get `grace` to finish; then we stop anyway.
+        let grace_over = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served?,
+            _ = grace_over => tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests"),
+        }
         listener_task.abort();
-        connections.close_all(Duration::from_secs(30)).await;
+        connections.close_all(grace).await;
         tracing::info!("stopped");
         Ok(())
     }

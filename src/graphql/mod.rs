@@ -5,6 +5,26 @@
 
 /// The platform admin schema: tenant lifecycle and tokens.
 pub mod admin;
+use async_graphql::{ObjectType, SchemaBuilder, SubscriptionType};
+
+use crate::config::ApiLimits;
+
+/// Applies the configured request limits to a schema (and makes them readable to
+/// resolvers, e.g. the page-size cap).
+pub fn limited<Q, M, S>(builder: SchemaBuilder<Q, M, S>, limits: &ApiLimits) -> SchemaBuilder<Q, M, S>
+where
+    Q: ObjectType + 'static,
+    M: ObjectType + 'static,
+    S: SubscriptionType + 'static,
+{
+    builder
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_directives(limits.max_directives)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .data(limits.clone())
+}
+
 /// Relay connection helpers.
 pub mod pagination;
 /// Scalars named as API.md names them.

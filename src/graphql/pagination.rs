@@ -1,11 +1,9 @@
 //! Relay connection helpers shared by both schemas.
 
-use async_graphql::SimpleObject;
+use async_graphql::{Context, SimpleObject};
 
+use crate::config::ApiLimits;
 use crate::error::{Error, Result};
-
-/// Largest page any connection returns.
-pub const MAX_PAGE_SIZE: i32 = 200;
 
 /// Extra connection field of API.md: the number of items across all pages.
 #[derive(SimpleObject)]
@@ -13,13 +11,27 @@ pub struct ConnectionTotals {
     pub total_count: u64,
 }
 
-/// Checks `first`: at least 0, and capped at [`MAX_PAGE_SIZE`].
-pub fn page_size(first: Option<i32>, default: i32) -> Result<u64> {
+/// `first`, checked (not negative) and capped at the configured page size (default 200).
+pub fn page_size(ctx: &Context<'_>, first: Option<i32>, default: i32) -> Result<u64> {
+    let max = ctx
+        .data_opt::<ApiLimits>()
+        .map(|l| l.max_page_size)
+        .unwrap_or(ApiLimits::default().max_page_size);
+    clamp_page(first, default, max)
+}
+
+fn clamp_page(first: Option<i32>, default: i32, max: i32) -> Result<u64> {
     let first = first.unwrap_or(default);
     if first < 0 {
         return Err(Error::bad_input("first", "first must not be negative"));
     }
-    Ok(first.min(MAX_PAGE_SIZE) as u64)
+    Ok(first.min(max) as u64)
+}
+
+/// Query cost of a page: its size times the cost of one item (for complexity limits).
+pub fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
+    let size = first.unwrap_or(default).clamp(0, ApiLimits::default().max_page_size) as usize;
+    1 + size.max(1) * child_complexity
 }
 
 #[cfg(test)]
@@ -28,9 +40,11 @@ mod tests {
 
     #[test]
     fn first_is_capped_and_checked() {
-        assert_eq!(page_size(None, 50).ok(), Some(50));
-        assert_eq!(page_size(Some(10_000), 50).ok(), Some(200));
-        assert_eq!(page_size(Some(0), 50).ok(), Some(0));
-        assert!(page_size(Some(-1), 50).is_err());
+        assert_eq!(clamp_page(None, 50, 200).ok(), Some(50));
+        assert_eq!(clamp_page(Some(10_000), 50, 200).ok(), Some(200));
+        assert_eq!(clamp_page(Some(0), 50, 200).ok(), Some(0));
+        assert!(clamp_page(Some(-1), 50, 200).is_err());
+        assert_eq!(page_cost(Some(10), 50, 3), 31);
+        assert_eq!(page_cost(Some(1_000_000), 50, 1), 201);
     }
 }

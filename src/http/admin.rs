@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::auth::verify_admin_token;
-use super::body::parse_graphql_body;
+use super::body::{code_uncoded_errors, operation_name, parse_graphql_body};
 use super::AppState;
 use crate::error::Result;
 
@@ -17,8 +17,12 @@ pub async fn graphql(
     body: std::result::Result<Bytes, BytesRejection>,
 ) -> Result<Response> {
     verify_admin_token(&state.admin_token, &headers)?;
-    let request = parse_graphql_body(body)?;
-    let response = state.admin_schema.execute_batch(request).await;
+    let request = parse_graphql_body(body, &state.limits)?;
+    tracing::Span::current().record("operation", operation_name(&request).as_str());
+    // No request timeout here: provisioning or purging a tenant may take longer than a
+    // tenant query should, and only the admin token reaches this route.
+    let mut response = state.admin_schema.execute_batch(request).await;
+    code_uncoded_errors(&mut response);
     Ok(async_graphql_axum::GraphQLResponse::from(response).into_response())
 }
 

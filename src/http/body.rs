@@ -1,26 +1,64 @@
-//! Reading a GraphQL-over-HTTP body, with errors in the API's format.
+//! GraphQL over HTTP: reading the body and finishing the response, with errors in the
+//! API's format and the request limits applied.
 
-use async_graphql::BatchRequest;
+use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 
+use crate::config::ApiLimits;
 use crate::error::{Error, Result};
 
-/// A GraphQL-over-HTTP JSON body (one request or a batch), or `BAD_REQUEST`.
-pub fn parse_graphql_body(body: std::result::Result<Bytes, BytesRejection>) -> Result<BatchRequest> {
-    let bytes = body.map_err(|rejection| Error::BadRequest {
-        status: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            StatusCode::PAYLOAD_TOO_LARGE
+/// A GraphQL-over-HTTP JSON body (one request or a batch of at most `max_batch`).
+pub fn parse_graphql_body(
+    body: std::result::Result<Bytes, BytesRejection>,
+    limits: &ApiLimits,
+) -> Result<BatchRequest> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::BadRequest {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                message: format!("the request body is larger than {} bytes", limits.max_body_bytes),
+            }
         } else {
-            StatusCode::BAD_REQUEST
-        },
-        message: if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            format!("request body is larger than {} bytes", super::MAX_BODY_BYTES)
-        } else {
-            "cannot read the request body".into()
-        },
+            Error::bad_request("cannot read the request body")
+        }
     })?;
-    serde_json::from_slice::<BatchRequest>(&bytes)
-        .map_err(|_| Error::bad_request("the body is not a GraphQL request: expected JSON {\"query\": ...}"))
+    let request = serde_json::from_slice::<BatchRequest>(&bytes)
+        .map_err(|_| Error::bad_request("the body is not a GraphQL request: expected JSON {\"query\": ...}"))?;
+    if let BatchRequest::Batch(operations) = &request {
+        if operations.len() > limits.max_batch {
+            return Err(Error::bad_request(format!(
+                "a batch holds at most {} operations, this one has {}",
+                limits.max_batch,
+                operations.len()
+            )));
+        }
+    }
+    Ok(request)
+}
+
+/// Errors that no resolver coded (parse and validation errors, exceeded limits) get
+/// `BAD_REQUEST`, so every error a client sees carries a code.
+pub fn code_uncoded_errors(response: &mut BatchResponse) {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(one) => vec![one],
+        BatchResponse::Batch(many) => many.iter_mut().collect(),
+    };
+    for r in responses {
+        for error in &mut r.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", "BAD_REQUEST");
+            }
+        }
+    }
+}
+
+/// The operation's name, for logs and metrics (`anonymous`, or `batch`).
+pub fn operation_name(request: &BatchRequest) -> String {
+    match request {
+        BatchRequest::Single(one) => one.operation_name.clone().unwrap_or_else(|| "anonymous".into()),
+        BatchRequest::Batch(_) => "batch".into(),
+    }
 }

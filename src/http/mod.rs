@@ -12,7 +12,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use axum::Router;
 use secrecy::SecretString;
-use tower_http::trace::TraceLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::LatencyUnit;
 
 use crate::graphql::admin::AdminSchema;
 use crate::graphql::tenant::TenantSchema;
@@ -20,9 +22,6 @@ use crate::metrics::Metrics;
 use crate::tenancy::connections::TenantConnections;
 use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::registry::Registry;
-
-/// Largest request body accepted (GraphQL documents and variables are small).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Clone)]
@@ -33,6 +32,7 @@ pub struct AppInner {
     pub directory: Arc<TenantDirectory>,
     pub connections: Arc<TenantConnections>,
     pub metrics: Metrics,
+    pub limits: crate::config::ApiLimits,
     pub tenant_schema: TenantSchema,
     pub admin_schema: AdminSchema,
     pub admin_token: SecretString,
@@ -46,6 +46,7 @@ impl std::ops::Deref for AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let max_body = state.limits.max_body_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -53,7 +54,34 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
         .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
         .fallback(health::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TraceLayer::new_for_http())
+        .layer(DefaultBodyLimit::max(max_body))
+        // Outermost first: assign a request id, trace with it, return it as a header.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(request_span).on_response(
+                DefaultOnResponse::new()
+                    .level(tracing::Level::INFO)
+                    .latency_unit(LatencyUnit::Millis),
+            ),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// Every request's span: its id (also the `x-request-id` response header), method and
+/// path; the tenant handler adds the tenant slug and the operation name.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        tenant = tracing::field::Empty,
+        operation = tracing::field::Empty,
+    )
 }

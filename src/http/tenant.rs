@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -11,7 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 
 use super::auth::verify_tenant_token;
-use super::body::parse_graphql_body;
+use super::body::{code_uncoded_errors, operation_name, parse_graphql_body};
 use super::AppState;
 use crate::entities::registry::tenants::TenantStatus;
 use crate::error::{Error, Result};
@@ -23,14 +24,50 @@ fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<
     TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
 }
 
+/// What a request was, for the metrics (bounded labels only).
+struct Observed {
+    tenant: Option<String>,
+    operation: &'static str,
+}
+
 pub async fn graphql(
     State(state): State<AppState>,
     path: std::result::Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: std::result::Result<Bytes, BytesRejection>,
-) -> Result<Response> {
+) -> Response {
+    let started = Instant::now();
+    let mut observed = Observed {
+        tenant: None,
+        operation: "unknown",
+    };
+    let (response, result) = match serve(&state, path, headers, body, &mut observed).await {
+        Ok((response, result)) => (response, result),
+        Err(err) => {
+            let code = err.code();
+            (err.into_response(), code)
+        }
+    };
+    state.metrics.observe_request(
+        observed.tenant.as_deref(),
+        observed.operation,
+        result,
+        started.elapsed(),
+    );
+    response
+}
+
+async fn serve(
+    state: &AppState,
+    path: std::result::Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+    observed: &mut Observed,
+) -> Result<(Response, &'static str)> {
+    let span = tracing::Span::current();
     let slug = parse_slug(path)?;
     let tenant = state.directory.tenant(&slug).await?.ok_or(Error::TenantNotFound)?;
+    span.record("tenant", tenant.slug.as_str());
     match tenant.status {
         TenantStatus::Deleted => return Err(Error::TenantNotFound),
         TenantStatus::Provisioning => {
@@ -39,11 +76,13 @@ pub async fn graphql(
         TenantStatus::Active | TenantStatus::Suspended => {}
     }
     let scopes = verify_tenant_token(&state.directory, &tenant, &headers).await?;
+    observed.tenant = Some(tenant.slug.clone());
     if tenant.status == TenantStatus::Suspended {
         return Err(Error::TenantSuspended);
     }
     refuse_outdated_schema(&tenant)?;
-    let request = parse_graphql_body(body)?;
+    let request = parse_graphql_body(body, &state.limits)?;
+    span.record("operation", operation_name(&request).as_str());
     let lease = state.connections.get(&tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
     let statements = Arc::new(AtomicU64::new(0));
@@ -52,26 +91,38 @@ pub async fn graphql(
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
+    let operation = Arc::new(std::sync::OnceLock::new());
     let request = request.data(TenantDb {
         slug: tenant.slug.clone(),
         conn,
         scopes,
         cache: Default::default(),
+        operation: operation.clone(),
     });
-    let response = state.tenant_schema.execute_batch(request).await;
+    let executed = tokio::time::timeout(state.limits.request_timeout, state.tenant_schema.execute_batch(request)).await;
     drop(lease);
-    let statement_count = statements.load(Ordering::Relaxed);
-    state.metrics.observe_statements(statement_count);
-    tracing::debug!(tenant.slug = %tenant.slug, statements = statement_count, "tenant request done");
+    observed.operation = operation.get().copied().unwrap_or("unknown");
+    let mut response = executed.map_err(|_| Error::Timeout(state.limits.request_timeout.as_millis()))?;
+    state.metrics.observe_statements(statements.load(Ordering::Relaxed));
+    code_uncoded_errors(&mut response);
     let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
+    let failed = response_has_errors(&response);
     let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
     if database_lost {
         // The pool's connections died under us: answer 503 as API.md says, and let the
         // next request reopen the pool (with backoff) instead of reusing dead connections.
         state.connections.invalidate(&tenant.slug);
         *http.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
+        return Ok((http, "TENANT_UNAVAILABLE"));
     }
-    Ok(http)
+    Ok((http, if failed { "error" } else { "ok" }))
+}
+
+fn response_has_errors(response: &async_graphql::BatchResponse) -> bool {
+    match response {
+        async_graphql::BatchResponse::Single(one) => !one.errors.is_empty(),
+        async_graphql::BatchResponse::Batch(many) => many.iter().any(|r| !r.errors.is_empty()),
+    }
 }
 
 /// GraphiQL pointed at this tenant. The page needs no token; queries from it do.

@@ -151,6 +151,7 @@ impl TestApp {
             limits: TenancyLimits::default(),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
             use_template: true,
+            api: nusa_journal::config::ApiLimits::default(),
         };
         change(&mut config);
         Self::spawn_config(config, master_key).await
@@ -344,6 +345,34 @@ impl ServerProcess {
             child,
             base: base.expect("listening line"),
             demo_token,
+        }
+    }
+
+    /// Starts `nusa-journal serve` with its stderr (the logs) written to `log_path`.
+    pub async fn start_logging(envs: &[(String, String)], log_path: &std::path::Path) -> ServerProcess {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let log = std::fs::File::create(log_path).expect("log file");
+        let mut child = binary_command(envs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn nusa-journal");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut base = None;
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(std::time::Duration::from_secs(120), lines.next_line()).await
+        {
+            if let Some(rest) = line.strip_prefix("Nusa Journal listening on ") {
+                base = Some(rest.trim().to_owned());
+                break;
+            }
+        }
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ServerProcess {
+            child,
+            base: base.expect("listening line"),
+            demo_token: None,
         }
     }
 

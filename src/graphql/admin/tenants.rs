@@ -116,6 +116,7 @@ pub struct TenantsQuery;
 #[Object]
 impl TenantsQuery {
     /// Tenants ordered by slug.
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, 50, child_complexity)")]
     async fn tenants(
         &self,
         ctx: &Context<'_>,
@@ -124,7 +125,7 @@ impl TenantsQuery {
         after: Option<String>,
     ) -> async_graphql::Result<TenantConnection> {
         let admin = services(ctx)?;
-        let limit = page_size(first, 50)?;
+        let limit = page_size(ctx, first, 50)?;
         let status = status.map(TenantStatus::from);
         let mut rows = admin
             .registry

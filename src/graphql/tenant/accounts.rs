@@ -165,6 +165,7 @@ pub struct AccountsQuery;
 #[Object]
 impl AccountsQuery {
     /// Accounts by code.
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, 50, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,
@@ -174,7 +175,7 @@ impl AccountsQuery {
     ) -> async_graphql::Result<AccountConnection> {
         let db = tenant_db(ctx)?;
         let filter = filter.unwrap_or_default();
-        let limit = page_size(first, 50)?;
+        let limit = page_size(ctx, first, 50)?;
         let service_filter = ServiceFilter {
             class: filter.account_type.map(AccountClass::from),
             search: filter.search,

@@ -207,6 +207,7 @@ pub struct JournalQuery;
 #[Object]
 impl JournalQuery {
     /// Entries in journal order (date, then creation).
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, 50, child_complexity)")]
     async fn journal_entries(
         &self,
         ctx: &Context<'_>,
@@ -216,7 +217,7 @@ impl JournalQuery {
     ) -> async_graphql::Result<JournalEntryConnection> {
         let db = tenant_db(ctx)?;
         let filter = filter.unwrap_or_default();
-        let limit = page_size(first, 50)?;
+        let limit = page_size(ctx, first, 50)?;
         let service_filter = EntryFilter {
             status: filter.status.map(|s| s.stored().to_owned()),
             from: filter.from.map(|d| d.0),

@@ -48,6 +48,8 @@ pub struct TenantDb {
     pub scopes: Vec<Scope>,
     /// Request-scoped batching of reads (see `cache`).
     pub cache: Arc<cache::LedgerCache>,
+    /// The selected operation's type (`query`, `mutation`), set once parsed; for metrics.
+    pub operation: Arc<std::sync::OnceLock<&'static str>>,
 }
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming the field.
@@ -65,9 +67,14 @@ pub fn builder() -> SchemaBuilder<TenantQuery, TenantMutation, EmptySubscription
     Schema::build(TenantQuery::default(), TenantMutation::default(), EmptySubscription).extension(ScopeCheck)
 }
 
-/// The schema as served (limits are added by the HTTP layer's settings).
+/// The schema as described (for the SDL).
 pub fn schema() -> TenantSchema {
     builder().finish()
+}
+
+/// The schema as served, with the request limits.
+pub fn schema_with(limits: &crate::config::ApiLimits) -> TenantSchema {
+    crate::graphql::limited(builder(), limits).finish()
 }
 
 /// Refuses mutations to tokens without the WRITE scope, in one place for every
@@ -113,6 +120,13 @@ impl Extension for ScopeCheckRequest {
             (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
             (DocumentOperations::Multiple(_), None) => None,
         };
+        if let (Ok(db), Some(ty)) = (ctx.data::<TenantDb>(), selected_type) {
+            let _ = db.operation.set(match ty {
+                OperationType::Query => "query",
+                OperationType::Mutation => "mutation",
+                OperationType::Subscription => "subscription",
+            });
+        }
         if selected_type == Some(OperationType::Mutation) {
             let may_write = ctx
                 .data::<TenantDb>()

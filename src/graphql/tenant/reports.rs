@@ -103,6 +103,8 @@ pub struct ReportsQuery;
 #[Object]
 impl ReportsQuery {
     /// Balances of postable accounts from posted entries up to `asOf` (default: today, UTC).
+    /// Costs 200 toward the complexity limit: it reads every posted line.
+    #[graphql(complexity = "200 + child_complexity")]
     async fn trial_balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<TrialBalance> {
         let db = tenant_db(ctx)?;
         let as_of = as_of.map(|d| d.0).unwrap_or_else(|| chrono::Utc::now().date_naive());
@@ -126,6 +128,7 @@ impl ReportsQuery {
     }
 
     /// Posted lines of an account in journal order, with a running balance.
+    #[graphql(complexity = "crate::graphql::pagination::page_cost(first, 100, child_complexity)")]
     async fn general_ledger(
         &self,
         ctx: &Context<'_>,
@@ -143,7 +146,7 @@ impl ReportsQuery {
             .get(&id)
             .cloned()
             .ok_or_else(|| Error::NotFound("no such account".into()))?;
-        let limit = page_size(first, 100)?;
+        let limit = page_size(ctx, first, 100)?;
         let offset = after.as_deref().map(parse_offset_cursor).transpose()?.unwrap_or(0);
         let (rows, total_count) =
             reports::general_ledger(&db.conn, &account, from.map(|d| d.0), to.map(|d| d.0), offset, limit).await?;
