@@ -4,29 +4,19 @@
 //! Run: `cargo bench --bench fleet` (options: `-- --tenants 200 --provision 20`).
 //! Starts its own PostgreSQL cluster (fsync on, like production) in a temp folder.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use migration::MigratorTrait;
-use nusa_journal::config::{ServiceConfig, TenancyLimits, DEFAULT_ROLE_PREFIX};
-use nusa_journal::embedded::ensure_database;
+use nusa_journal::config::TenancyLimits;
 use nusa_journal::local_postgres::{ClusterOptions, LocalCluster};
 use nusa_journal::startup::Services;
 use nusa_journal::tenancy::credentials::{single_connection, unseal};
 use nusa_journal::tenancy::fleet::{migrate_tenants, MigrateOptions, Summary};
 use nusa_journal::tenancy::provision::NewTenant;
-use nusa_journal::tenancy::sealing::{MasterKey, Sealer};
 use nusa_journal::tenancy::slug::TenantSlug;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
-use secrecy::SecretString;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -34,26 +24,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 async fn services(cluster: &LocalCluster, use_template: bool) -> Services {
-    let registry_db = format!("bench_registry_{}", uuid::Uuid::new_v4().simple());
-    ensure_database(&cluster.superuser_url("postgres"), &registry_db)
-        .await
-        .expect("registry db");
-    let config = ServiceConfig {
-        registry_url: cluster.superuser_url(&registry_db),
-        tenant_admin_url: cluster.superuser_url("postgres"),
-        tenant_db_host: "127.0.0.1".into(),
-        tenant_db_port: cluster.port(),
-        tenant_role_prefix: DEFAULT_ROLE_PREFIX.into(),
-        sealer: Sealer::new(
-            MasterKey::from_base64(&MasterKey::generate_base64()).expect("key"),
-            vec![],
-        ),
-        admin_token: SecretString::from("bench-admin-token-0123456789"),
-        limits: TenancyLimits::default(),
-        bind_addr: "127.0.0.1:0".parse().expect("addr"),
-        use_template,
-        api: nusa_journal::config::ApiLimits::default(),
-    };
+    let config = support::service_config(cluster, TenancyLimits::default(), use_template).await;
     Services::connect(&config).await.expect("services")
 }
 
@@ -94,8 +65,8 @@ async fn roll_back_one(services: &Services) {
 
 #[tokio::main]
 async fn main() {
-    let provision_count = arg("--provision", 20);
-    let fleet_size = arg("--tenants", 200);
+    let provision_count = support::arg("--provision", 20) as usize;
+    let fleet_size = support::arg("--tenants", 200) as usize;
     let dir = tempfile::Builder::new().prefix("nusa-bench-").tempdir().expect("dir");
     let cluster = LocalCluster::start_or_reuse(&ClusterOptions {
         root: dir.path().to_path_buf(),

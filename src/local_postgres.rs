@@ -177,6 +177,11 @@ impl LocalCluster {
         ))
     }
 
+    /// The superuser's password (for tools such as pgbench, via `PGPASSWORD`).
+    pub fn superuser_password(&self) -> &SecretString {
+        &self.superuser_password
+    }
+
     /// True when this value started the server (and will stop it).
     pub fn owns_server(&self) -> bool {
         self.server.is_some()

@@ -8,20 +8,11 @@ use nusa_journal::entities::registry::tenants;
 use reqwest::StatusCode;
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::{ConnectOptions, Connection};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::ConnectionTrait;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
 const COMPANY: &str = "{ company { id name baseCurrency fiscalYearStartMonth } }";
-
-async fn tenant_row(app: &TestApp, slug: &str) -> tenants::Model {
-    tenants::Entity::find()
-        .filter(tenants::Column::Slug.eq(slug))
-        .one(app.services.registry.db())
-        .await
-        .expect("registry query")
-        .expect("tenant row")
-}
 
 fn tenant_options(row: &tenants::Model, password: &str, database: &str) -> PgConnectOptions {
     PgConnectOptions::new()
@@ -140,8 +131,8 @@ async fn registry_holds_only_sealed_passwords_bound_to_their_tenant() {
     let app = TestApp::spawn().await;
     let a = app.create_tenant("seal-a", "PT Segel A").await;
     let b = app.create_tenant("seal-b", "PT Segel B").await;
-    let row_a = tenant_row(&app, &a.slug).await;
-    let row_b = tenant_row(&app, &b.slug).await;
+    let row_a = common::tenant_row(&app, &a.slug).await.expect("tenant row");
+    let row_b = common::tenant_row(&app, &b.slug).await.expect("tenant row");
     let sealed_a = row_a.db_password.clone().expect("sealed password");
     assert!(sealed_a.starts_with("v1."), "{sealed_a}");
 
@@ -206,8 +197,8 @@ async fn a_tenant_role_cannot_connect_to_another_tenants_database_or_the_registr
     let app = TestApp::spawn().await;
     let a = app.create_tenant("role-a", "PT Peran A").await;
     let b = app.create_tenant("role-b", "PT Peran B").await;
-    let row_a = tenant_row(&app, &a.slug).await;
-    let row_b = tenant_row(&app, &b.slug).await;
+    let row_a = common::tenant_row(&app, &a.slug).await.expect("tenant row");
+    let row_b = common::tenant_row(&app, &b.slug).await.expect("tenant row");
     let password_a = app
         .config
         .sealer

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use common::{error_code, run_cli, TestApp};
 use migration::MigratorTrait;
-use nusa_journal::entities::registry::tenants;
 use nusa_journal::tenancy::credentials::{single_connection, unseal};
 use nusa_journal::tenancy::provision::ProvisionStep;
-use nusa_journal::tenancy::registry::connect_pool;
 use nusa_journal::tenancy::slug::TenantSlug;
 use nusa_journal::tenancy::template;
 use reqwest::StatusCode;
@@ -18,12 +16,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::json;
 
 const COMPANY: &str = "{ company { name legalName } }";
-
-async fn superuser(db: &str) -> DatabaseConnection {
-    connect_pool(&common::server().url(db), "test-superuser", 1)
-        .await
-        .expect("superuser connection")
-}
 
 async fn count(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
     let row = db
@@ -36,7 +28,7 @@ async fn count(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
 
 async fn database_exists(name: &str) -> bool {
     count(
-        &superuser("postgres").await,
+        &common::superuser("postgres").await,
         "SELECT count(*) AS n FROM pg_database WHERE datname = $1",
         name,
     )
@@ -46,20 +38,12 @@ async fn database_exists(name: &str) -> bool {
 
 async fn role_exists(name: &str) -> bool {
     count(
-        &superuser("postgres").await,
+        &common::superuser("postgres").await,
         "SELECT count(*) AS n FROM pg_roles WHERE rolname = $1",
         name,
     )
     .await
         > 0
-}
-
-async fn row(app: &TestApp, slug: &str) -> Option<tenants::Model> {
-    app.services
-        .registry
-        .tenant_by_slug(&TenantSlug::parse(slug).expect("slug"))
-        .await
-        .expect("registry")
 }
 
 async fn event_kinds(app: &TestApp, slug: &str) -> Vec<String> {
@@ -123,7 +107,10 @@ async fn a_failure_at_any_provisioning_step_leaves_nothing_behind() {
             !body.to_string().contains("injected"),
             "detail stays in the log: {body}"
         );
-        assert!(row(&app, &slug).await.is_none(), "{step:?}: registry row left");
+        assert!(
+            common::tenant_row(&app, &slug).await.is_none(),
+            "{step:?}: registry row left"
+        );
         assert!(
             !database_exists(&parsed.database_name()).await,
             "{step:?}: database left"
@@ -153,14 +140,14 @@ async fn an_existing_role_fails_provisioning_cleanly_and_is_left_alone() {
     let slug = common::unique_slug("taken");
     let parsed = TenantSlug::parse(&slug).expect("slug");
     let role = parsed.role_name("nusa_tenant_");
-    let admin = superuser("postgres").await;
+    let admin = common::superuser("postgres").await;
     admin
         .execute_unprepared(&format!(r#"CREATE ROLE "{role}" NOLOGIN"#))
         .await
         .expect("role");
     let body = create(&app, &slug).await;
     assert!(!body["errors"].is_null(), "{body}");
-    assert!(row(&app, &slug).await.is_none());
+    assert!(common::tenant_row(&app, &slug).await.is_none());
     assert!(!database_exists(&parsed.database_name()).await);
     assert!(
         role_exists(&role).await,
@@ -183,7 +170,7 @@ async fn rows_left_provisioning_by_a_crash_are_rolled_back() {
     let parsed = TenantSlug::parse(&slug).expect("slug");
     let (database, role) = (parsed.database_name(), parsed.role_name("nusa_tenant_"));
     // What a crash between CREATE DATABASE and activation leaves.
-    let admin = superuser("postgres").await;
+    let admin = common::superuser("postgres").await;
     admin
         .execute_unprepared(&format!(r#"CREATE ROLE "{role}" LOGIN"#))
         .await
@@ -216,7 +203,7 @@ async fn rows_left_provisioning_by_a_crash_are_rolled_back() {
         .await
         .expect("reconcile");
     assert_eq!(rolled_back, 1);
-    assert!(row(&app, &slug).await.is_none());
+    assert!(common::tenant_row(&app, &slug).await.is_none());
     assert!(!database_exists(&database).await && !role_exists(&role).await);
     assert!(event_kinds(&app, &slug)
         .await
@@ -227,7 +214,7 @@ async fn rows_left_provisioning_by_a_crash_are_rolled_back() {
 async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("tmpl", "PT Cetakan").await;
-    let admin = superuser("postgres").await;
+    let admin = common::superuser("postgres").await;
     let version = template::current_version(&admin).await.expect("template version");
     assert_eq!(version.as_deref(), Some(migration::latest_version().as_str()));
     assert_eq!(
@@ -240,8 +227,8 @@ async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
         1,
         "nobody can connect to the template"
     );
-    let tenant_row = row(&app, &tenant.slug).await.expect("row");
-    let own = superuser(&tenant_row.db_name).await;
+    let tenant_row = common::tenant_row(&app, &tenant.slug).await.expect("row");
+    let own = common::superuser(&tenant_row.db_name).await;
     assert_eq!(
         count(
             &own,
@@ -278,7 +265,7 @@ async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
 }
 
 async fn roll_back_last_migration(app: &TestApp, slug: &str) {
-    let tenant = row(app, slug).await.expect("row");
+    let tenant = common::tenant_row(app, slug).await.expect("row");
     let password = unseal(app.services.lifecycle.sealer(), &tenant).expect("unseal");
     let db = single_connection(&tenant, &password, "test").await.expect("connect");
     migration::Migrator::down(&db, Some(1)).await.expect("down");
@@ -331,8 +318,8 @@ async fn migrate_tenants_carries_on_past_a_broken_tenant_and_reruns_only_it() {
 
     // Break one tenant: its role may no longer connect to its database.
     let broken = slugs[7].clone();
-    let broken_row = row(&app, &broken).await.expect("row");
-    let admin = superuser("postgres").await;
+    let broken_row = common::tenant_row(&app, &broken).await.expect("row");
+    let admin = common::superuser("postgres").await;
     let (revoke, grant) = (
         format!(
             r#"REVOKE CONNECT ON DATABASE "{}" FROM "{}""#,
@@ -360,12 +347,12 @@ async fn migrate_tenants_carries_on_past_a_broken_tenant_and_reruns_only_it() {
         out.contains("30 migrated, 0 already current, 0 would migrate, 1 failed"),
         "{out}"
     );
-    assert!(row(&app, &broken)
+    assert!(common::tenant_row(&app, &broken)
         .await
         .expect("row")
         .last_migration_result
         .is_some_and(|r| r.starts_with("failed:")));
-    let healthy = row(&app, &slugs[0]).await.expect("row");
+    let healthy = common::tenant_row(&app, &slugs[0]).await.expect("row");
     assert_eq!(healthy.schema_version, Some(migration::latest_version()));
     assert_eq!(
         app.tenant(&some.slug, Some(&some.token), COMPANY, json!({})).await.0,
@@ -435,7 +422,7 @@ async fn backup_then_restore_brings_back_the_backed_up_books() {
     assert!(std::fs::metadata(&file).expect("dump file").len() > 0);
 
     set_legal("PT Cadangan Sesudah").await;
-    let old_db = row(&app, &tenant.slug).await.expect("row").db_name;
+    let old_db = common::tenant_row(&app, &tenant.slug).await.expect("row").db_name;
     let (ok, out, err) = run_cli(
         &[
             "tenant",
@@ -454,7 +441,7 @@ async fn backup_then_restore_brings_back_the_backed_up_books() {
     })
     .await;
     assert!(restored, "the tenant serves the data from the backup");
-    let new_db = row(&app, &tenant.slug).await.expect("row").db_name;
+    let new_db = common::tenant_row(&app, &tenant.slug).await.expect("row").db_name;
     assert_ne!(new_db, old_db);
     assert!(!database_exists(&old_db).await, "the old database is dropped");
     assert!(event_kinds(&app, &tenant.slug).await.contains(&"restored".to_owned()));
@@ -464,7 +451,7 @@ async fn backup_then_restore_brings_back_the_backed_up_books() {
 async fn delete_is_soft_and_purge_wants_a_backup_or_force() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("gone", "PT Hilang").await;
-    let database = row(&app, &tenant.slug).await.expect("row").db_name;
+    let database = common::tenant_row(&app, &tenant.slug).await.expect("row").db_name;
     assert_eq!(
         app.tenant(&tenant.slug, Some(&tenant.token), COMPANY, json!({}))
             .await
@@ -489,7 +476,7 @@ async fn delete_is_soft_and_purge_wants_a_backup_or_force() {
     let tokens = app
         .services
         .registry
-        .tokens_of(row(&app, &tenant.slug).await.expect("row").id)
+        .tokens_of(common::tenant_row(&app, &tenant.slug).await.expect("row").id)
         .await
         .expect("tokens");
     assert!(tokens.iter().all(|t| t.revoked_at.is_some()), "tokens revoked");
@@ -513,7 +500,7 @@ async fn delete_is_soft_and_purge_wants_a_backup_or_force() {
         !database_exists(&database).await
             && !role_exists(&TenantSlug::parse(&tenant.slug).expect("slug").role_name("nusa_tenant_")).await
     );
-    assert!(row(&app, &tenant.slug).await.is_none());
+    assert!(common::tenant_row(&app, &tenant.slug).await.is_none());
     let kinds = event_kinds(&app, &tenant.slug).await;
     for kind in ["created", "deleted", "backed_up", "purged"] {
         assert!(kinds.contains(&kind.to_owned()), "{kind} in {kinds:?}");

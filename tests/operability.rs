@@ -5,10 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{error_code, ServerProcess, TestApp};
-use nusa_journal::tenancy::registry::connect_pool;
 use nusa_journal::tenancy::slug::TenantSlug;
 use reqwest::StatusCode;
-use sea_orm::ConnectionTrait;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -39,28 +37,6 @@ async fn healthy(app: &TestApp, slug: &str, token: &str) {
     let (status, body) = app.tenant(slug, Some(token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body["data"]["company"]["name"].is_string());
-}
-
-/// Makes the tenant's `company` query sleep for `seconds` (a view, created as superuser).
-async fn slow_company(app: &TestApp, slug: &str, seconds: u32) {
-    let row = app
-        .services
-        .registry
-        .tenant_by_slug(&TenantSlug::parse(slug).expect("slug"))
-        .await
-        .expect("registry")
-        .expect("row");
-    let db = connect_pool(&common::server().url(&row.db_name), "test", 1)
-        .await
-        .expect("connect");
-    db.execute_unprepared(&format!(
-        r#"ALTER TABLE company RENAME TO company_data;
-           CREATE VIEW company AS SELECT * FROM company_data WHERE pg_sleep({seconds})::text = '';
-           GRANT SELECT ON company TO "{}";"#,
-        row.db_username
-    ))
-    .await
-    .expect("slow view");
 }
 
 #[tokio::test]
@@ -158,7 +134,7 @@ async fn limits_are_configurable_and_slow_requests_time_out() {
         "page cap 5: {body}"
     );
 
-    slow_company(&app, &t.slug, 2).await;
+    common::slow_company(&app, &t.slug, 2).await;
     let (status, body) = app.tenant(&t.slug, Some(&t.token), COMPANY, json!({})).await;
     assert_eq!(
         (status, error_code(&body)),
@@ -323,7 +299,7 @@ async fn logs_carry_request_ids_and_never_secrets() {
 async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("drain", "PT Tuntas").await;
-    slow_company(&app, &t.slug, 2).await;
+    common::slow_company(&app, &t.slug, 2).await;
     let server = ServerProcess::start(&app.process_env(), false).await;
     let url = format!("{}/{}/graphql", server.base, t.slug);
     let token = t.token.clone();

@@ -154,25 +154,8 @@ async fn a_slow_request_finishes_while_its_tenant_is_evicted() {
     );
     let slow = Arc::new(app.create_tenant("slow", "PT Lambat").await);
     let other = app.create_tenant("other", "PT Lain").await;
-    // Make `company` take two seconds in the slow tenant's database (as superuser).
-    let row = app
-        .services
-        .registry
-        .tenant_by_slug(&nusa_journal::tenancy::slug::TenantSlug::parse(&slow.slug).expect("slug"))
-        .await;
-    let row = row.expect("registry").expect("row");
-    let superuser = nusa_journal::tenancy::registry::connect_pool(&common::server().url(&row.db_name), "test", 1)
-        .await
-        .expect("connect");
-    superuser
-        .execute_unprepared(&format!(
-            r#"ALTER TABLE company RENAME TO company_data;
-               CREATE VIEW company AS SELECT * FROM company_data WHERE pg_sleep(2)::text = '';
-               GRANT SELECT ON company TO "{}";"#,
-            row.db_username
-        ))
-        .await
-        .expect("slow view");
+    // Make `company` take two seconds in the slow tenant's database.
+    common::slow_company(&app, &slow.slug, 2).await;
 
     let slow_request = {
         let (app, slow) = (app.clone(), slow.clone());

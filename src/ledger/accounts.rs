@@ -37,10 +37,7 @@ pub async fn list(
         condition = condition.add(account::Column::AccountType.eq(class.as_str()));
     }
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let pattern = crate::ledger::contains_pattern(search);
         condition = condition.add(
             Condition::any()
                 .add(Expr::col(account::Column::Name).ilike(pattern.clone()))

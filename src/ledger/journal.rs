@@ -530,10 +530,7 @@ pub async fn list(
         );
     }
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-        );
+        let pattern = crate::ledger::contains_pattern(search);
         condition = condition.add(
             Condition::any()
                 .add(Expr::col(entry::Column::Description).ilike(pattern.clone()))

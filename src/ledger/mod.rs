@@ -1,6 +1,15 @@
 //! The books: accounting rules and the services resolvers call. Functions here take
 //! `&impl ConnectionTrait`, the tenant's own database, and know nothing of HTTP.
 
+/// An `ILIKE` pattern matching text that contains `search` literally (`%`, `_` and `\`
+/// in the search are escaped).
+pub fn contains_pattern(search: &str) -> String {
+    format!(
+        "%{}%",
+        search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    )
+}
+
 /// The chart of accounts: listing, creating, changing, archiving, balances.
 pub mod accounts;
 /// Chart-of-accounts templates shipped in `coa/`.
@@ -15,3 +24,12 @@ pub mod money;
 pub mod posting;
 /// Trial balance and general ledger.
 pub mod reports;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn search_patterns_are_literal() {
+        assert_eq!(super::contains_pattern("kas"), "%kas%");
+        assert_eq!(super::contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}

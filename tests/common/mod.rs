@@ -419,3 +419,33 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// The tenant's registry row.
+pub async fn tenant_row(app: &TestApp, slug: &str) -> Option<nusa_journal::entities::registry::tenants::Model> {
+    let slug = nusa_journal::tenancy::slug::TenantSlug::parse(slug).expect("slug");
+    app.services.registry.tenant_by_slug(&slug).await.expect("registry")
+}
+
+/// A superuser connection to database `db` of the test server.
+pub async fn superuser(db: &str) -> sea_orm::DatabaseConnection {
+    nusa_journal::tenancy::registry::connect_pool(&server().url(db), "test-superuser", 1)
+        .await
+        .expect("superuser connection")
+}
+
+/// Makes the tenant's `company` query sleep for `seconds` (a view, created as superuser),
+/// to hold a request in flight.
+pub async fn slow_company(app: &TestApp, slug: &str, seconds: u32) {
+    use sea_orm::ConnectionTrait;
+    let row = tenant_row(app, slug).await.expect("row");
+    superuser(&row.db_name)
+        .await
+        .execute_unprepared(&format!(
+            r#"ALTER TABLE company RENAME TO company_data;
+               CREATE VIEW company AS SELECT * FROM company_data WHERE pg_sleep({seconds})::text = '';
+               GRANT SELECT ON company TO "{}";"#,
+            row.db_username
+        ))
+        .await
+        .expect("slow view");
+}
