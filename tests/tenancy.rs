@@ -420,7 +420,7 @@ async fn token_cases() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["company"]["name"], "PT Token");
     let (status, body) = app.tenant(&tenant.slug, Some(&read_token), RENAME, json!({})).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::FORBIDDEN, "refused before anything runs");
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert!(body["data"].is_null(), "{body}");
     let (_, body) = app

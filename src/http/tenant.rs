@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::BatchRequest;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -16,7 +17,7 @@ use super::body::{code_uncoded_errors, operation_name, parse_graphql_body};
 use super::AppState;
 use crate::entities::registry::tenants::TenantStatus;
 use crate::error::{Error, Result};
-use crate::graphql::tenant::TenantDb;
+use crate::graphql::tenant::{check_scope, selected_operation, TenantDb};
 use crate::tenancy::slug::TenantSlug;
 
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
@@ -81,8 +82,15 @@ async fn serve(
         return Err(Error::TenantSuspended);
     }
     refuse_outdated_schema(&tenant)?;
-    let request = parse_graphql_body(body, &state.limits)?;
+    let mut request = parse_graphql_body(body, &state.limits)?;
     span.record("operation", operation_name(&request).as_str());
+    observed.operation = match &mut request {
+        BatchRequest::Single(one) => operation_kind(selected_operation(one)),
+        BatchRequest::Batch(_) => "batch",
+    };
+    for one in request.iter_mut() {
+        check_scope(selected_operation(one), &scopes)?;
+    }
     let lease = state.connections.get(&tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
     let statements = Arc::new(AtomicU64::new(0));
@@ -91,17 +99,14 @@ async fn serve(
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
-    let operation = Arc::new(std::sync::OnceLock::new());
     let request = request.data(TenantDb {
         slug: tenant.slug.clone(),
         conn,
         scopes,
         cache: Default::default(),
-        operation: operation.clone(),
     });
     let executed = tokio::time::timeout(state.limits.request_timeout, state.tenant_schema.execute_batch(request)).await;
     drop(lease);
-    observed.operation = operation.get().copied().unwrap_or("unknown");
     let mut response = executed.map_err(|_| Error::Timeout(state.limits.request_timeout.as_millis()))?;
     state.metrics.observe_statements(statements.load(Ordering::Relaxed));
     code_uncoded_errors(&mut response);
@@ -163,5 +168,15 @@ fn refuse_outdated_schema(tenant: &crate::entities::registry::tenants::Model) ->
              an operator must run `nusa-journal migrate tenants`"
                 .into(),
         )),
+    }
+}
+
+fn operation_kind(operation: Option<async_graphql::parser::types::OperationType>) -> &'static str {
+    use async_graphql::parser::types::OperationType;
+    match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
     }
 }

@@ -9,13 +9,8 @@ mod reports;
 
 use std::sync::Arc;
 
-use std::sync::Mutex;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema, SchemaBuilder, ServerResult, Variables,
-};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
 use crate::error::Error;
@@ -48,8 +43,6 @@ pub struct TenantDb {
     pub scopes: Vec<Scope>,
     /// Request-scoped batching of reads (see `cache`).
     pub cache: Arc<cache::LedgerCache>,
-    /// The selected operation's type (`query`, `mutation`), set once parsed; for metrics.
-    pub operation: Arc<std::sync::OnceLock<&'static str>>,
 }
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming the field.
@@ -64,7 +57,7 @@ pub fn tenant_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a TenantDb> {
 }
 
 pub fn builder() -> SchemaBuilder<TenantQuery, TenantMutation, EmptySubscription> {
-    Schema::build(TenantQuery::default(), TenantMutation::default(), EmptySubscription).extension(ScopeCheck)
+    Schema::build(TenantQuery::default(), TenantMutation::default(), EmptySubscription)
 }
 
 /// The schema as described (for the SDL).
@@ -77,66 +70,47 @@ pub fn schema_with(limits: &crate::config::ApiLimits) -> TenantSchema {
     crate::graphql::limited(builder(), limits).finish()
 }
 
-/// Refuses mutations to tokens without the WRITE scope, in one place for every
-/// mutation, before any resolver runs. One instance per request.
-struct ScopeCheck;
-
-impl ExtensionFactory for ScopeCheck {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ScopeCheckRequest::default())
+/// The type of the operation a request selects, parsing its document once (the parsed
+/// document stays in the request and is what executes). `None` when the document does
+/// not parse or does not say which operation to run: execution reports that.
+pub fn selected_operation(request: &mut Request) -> Option<OperationType> {
+    let wanted = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    match (&document.operations, wanted) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
     }
 }
 
-#[derive(Default)]
-struct ScopeCheckRequest {
-    /// The operation the request selects, remembered from `prepare_request`.
-    operation_name: Mutex<Option<String>>,
+/// A READ token may run queries only: a selected mutation needs WRITE.
+pub fn check_scope(operation: Option<OperationType>, scopes: &[Scope]) -> Result<(), Error> {
+    if operation == Some(OperationType::Mutation) && !scopes.contains(&Scope::Write) {
+        return Err(Error::Forbidden(
+            "this token may only read (it lacks the WRITE scope)".into(),
+        ));
+    }
+    Ok(())
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for ScopeCheckRequest {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        *self.operation_name.lock().unwrap_or_else(|p| p.into_inner()) = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let wanted = self.operation_name.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let selected_type = match (&document.operations, wanted) {
-            (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()).map(|op| op.node.ty),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
-            (DocumentOperations::Multiple(_), None) => None,
-        };
-        if let (Ok(db), Some(ty)) = (ctx.data::<TenantDb>(), selected_type) {
-            let _ = db.operation.set(match ty {
-                OperationType::Query => "query",
-                OperationType::Mutation => "mutation",
-                OperationType::Subscription => "subscription",
-            });
-        }
-        if selected_type == Some(OperationType::Mutation) {
-            let may_write = ctx
-                .data::<TenantDb>()
-                .map(|db| db.scopes.contains(&Scope::Write))
-                .unwrap_or(false);
-            if !may_write {
-                let err = Error::Forbidden("this token may only read (it lacks the WRITE scope)".into()).extend();
-                return Err(err.into_server_error(Default::default()));
-            }
-        }
-        Ok(document)
+    #[test]
+    fn the_selected_operation_decides_the_scope() {
+        let mut both = Request::new("query Q { company { name } } mutation M { updateCompany(input: {}) { name } }");
+        assert_eq!(selected_operation(&mut both), None, "ambiguous without a name");
+        let mut query = Request::new("query Q { company { name } } mutation M { updateCompany(input: {}) { name } }")
+            .operation_name("Q");
+        assert_eq!(selected_operation(&mut query), Some(OperationType::Query));
+        let mut mutation = Request::new("mutation { updateCompany(input: {}) { name } }");
+        let selected = selected_operation(&mut mutation);
+        assert_eq!(selected, Some(OperationType::Mutation));
+        assert!(check_scope(selected, &[Scope::Read]).is_err());
+        assert!(check_scope(selected, &[Scope::Read, Scope::Write]).is_ok());
+        assert!(check_scope(Some(OperationType::Query), &[Scope::Read]).is_ok());
+        assert_eq!(selected_operation(&mut Request::new("{ nope")), None);
     }
 }
