@@ -484,6 +484,19 @@ async fn token_cases() {
         StatusCode::UNAUTHORIZED,
         "revoked token refused at once on this instance"
     );
+    let kinds: Vec<String> = app
+        .services
+        .registry
+        .events(&tenant.slug)
+        .await
+        .expect("events")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.contains(&"token_revoked".to_owned()) && kinds.contains(&"token_created".to_owned()),
+        "{kinds:?}"
+    );
 
     // The admin API itself wants the admin token.
     let response = app

@@ -160,6 +160,14 @@ impl Lifecycle {
                 tenant_id: row.tenant_id,
             })
             .await;
+        if let Some(tenant) = tenants::Entity::find_by_id(row.tenant_id)
+            .one(self.registry.db())
+            .await?
+        {
+            self.registry
+                .record_event(Some(tenant.id), &tenant.slug, "token_revoked", Some(row.name.clone()))
+                .await;
+        }
         Ok(row)
     }
 
