@@ -158,15 +158,7 @@ async fn metrics_count_requests_with_bounded_tenant_labels() {
     .await;
     app.tenant(&second.slug, Some(&second.token), COMPANY, json!({})).await;
     app.tenant(&second.slug, Some("nj_wrong"), COMPANY, json!({})).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let has = |needle: &str| text.lines().any(|l| l.starts_with("nusa_") && l.contains(needle));
     assert!(
         has(&format!(r#"tenant="{}",operation="query",result="ok"}} 1"#, first.slug)),

@@ -122,14 +122,7 @@ async fn concurrent_first_requests_to_a_cold_tenant_open_one_pool() {
     }
     assert_eq!(app.services.connections.stats.pool_opens.get(), 1);
 
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(metrics.status(), StatusCode::OK);
-    let text = metrics.text().await.expect("text");
+    let text = app.metrics().await;
     for name in [
         "nusa_tenant_pool_opens_total 1",
         "nusa_tenant_pool_cache_hits_total",

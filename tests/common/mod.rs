@@ -200,6 +200,18 @@ impl TestApp {
         self.config.admin_token.expose_secret()
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("metrics text")
+    }
+
     /// Runs an admin GraphQL operation with the admin token.
     pub async fn admin(&self, query: &str, variables: Value) -> (StatusCode, Value) {
         let response = self
