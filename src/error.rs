@@ -148,15 +148,22 @@ impl From<DbErr> for Error {
     }
 }
 
-/// True when the error means "could not reach or keep a connection", not a bad statement.
+/// True when the error means "could not reach or keep a connection", not a bad statement:
+/// I/O and pool failures, and the server's own connection-level errors (SQLSTATE class
+/// 08, connection exception, and 57P01-57P03, the server shutting down or starting).
 pub fn is_connection_error(err: &DbErr) -> bool {
     use sea_orm::sqlx;
-    match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
-        ),
+    let sqlx_error = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match sqlx_error.as_ref() {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
         _ => false,
     }
 }

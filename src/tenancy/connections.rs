@@ -201,6 +201,10 @@ impl TenantConnections {
             .min_connections(0)
             .acquire_timeout(timeout)
             .idle_timeout(Duration::from_secs(300))
+            // No ping before each use: it doubled the round trips of every statement. A
+            // connection that died is seen by the statement itself, which answers 503
+            // and drops the pool (see http::tenant).
+            .test_before_acquire(false)
             .connect_with(options);
         match tokio::time::timeout(timeout, connecting).await {
             Ok(Ok(pool)) => {
