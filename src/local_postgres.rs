@@ -33,12 +33,39 @@ pub struct PgBinaries {
 }
 
 impl PgBinaries {
-    /// `pg_config --bindir` if it has `initdb`, else the newest `/usr/lib/postgresql/*/bin`.
+    /// The server programs: `pg_config --bindir` if it has `initdb` and `postgres`, else
+    /// the newest `/usr/lib/postgresql/*/bin` that has them.
     pub fn locate() -> anyhow::Result<Self> {
-        Self::locate_in("pg_config", Path::new("/usr/lib/postgresql"))
+        Self::locate_server_in("pg_config", Path::new("/usr/lib/postgresql"))
     }
 
-    fn locate_in(pg_config: &str, versions_dir: &Path) -> anyhow::Result<Self> {
+    fn locate_server_in(pg_config: &str, versions_dir: &Path) -> anyhow::Result<Self> {
+        Self::locate_in(pg_config, versions_dir, &["initdb", "postgres"]).ok_or_else(|| anyhow!(MISSING_POSTGRES))
+    }
+
+    /// The client programs `pg_dump` and `pg_restore` (a client-only install, as in the
+    /// production image, is enough), looked for the same way, then in `/usr/bin`.
+    pub fn locate_client() -> anyhow::Result<Self> {
+        Self::locate_in(
+            "pg_config",
+            Path::new("/usr/lib/postgresql"),
+            &["pg_dump", "pg_restore"],
+        )
+        .or_else(|| {
+            let usr_bin = PathBuf::from("/usr/bin");
+            usr_bin
+                .join("pg_dump")
+                .is_file()
+                .then_some(PgBinaries { bindir: usr_bin })
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "pg_dump and pg_restore not found: install the PostgreSQL client (apt-get install postgresql-client)"
+            )
+        })
+    }
+
+    fn locate_in(pg_config: &str, versions_dir: &Path, programs: &[&str]) -> Option<Self> {
         let from_pg_config = Command::new(pg_config)
             .arg("--bindir")
             .stderr(Stdio::null())
@@ -60,9 +87,8 @@ impl PgBinaries {
         candidates.extend(versioned.into_iter().map(|(_, dir)| dir));
         candidates
             .into_iter()
-            .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+            .find(|dir| programs.iter().all(|program| dir.join(program).is_file()))
             .map(|bindir| PgBinaries { bindir })
-            .ok_or_else(|| anyhow!(MISSING_POSTGRES))
     }
 
     pub fn tool(&self, name: &str) -> PathBuf {
@@ -476,7 +502,7 @@ mod tests {
 
     #[test]
     fn missing_binaries_name_the_package_and_the_variable() {
-        let err = PgBinaries::locate_in("no-such-pg-config", Path::new("/no/such/dir"))
+        let err = PgBinaries::locate_server_in("no-such-pg-config", Path::new("/no/such/dir"))
             .err()
             .map(|e| e.to_string());
         let message = err.unwrap_or_default();

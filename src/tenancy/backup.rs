@@ -14,7 +14,7 @@ use crate::local_postgres::PgBinaries;
 use crate::tenancy::slug::TenantSlug;
 
 fn tool(name: &str, tenant: &tenants::Model, password: &SecretString) -> Result<Command> {
-    let binaries = PgBinaries::locate().map_err(Error::Internal)?;
+    let binaries = PgBinaries::locate_client().map_err(Error::Internal)?;
     let mut command = Command::new(binaries.tool(name));
     command
         .env("PGPASSWORD", password.expose_secret())
