@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{error_code, eventually, run_cli, ServerProcess, TestApp, TestTenant};
-use nusa_journal::local_postgres::{remove_tree, ClusterOptions, LocalCluster};
+use nusa_journal::local_postgres::{ClusterOptions, LocalCluster};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;
@@ -278,14 +278,14 @@ async fn changes_through_one_process_reach_another_within_two_seconds() {
 async fn a_dead_tenant_database_gives_503_in_time_and_recovers() {
     let connect_timeout = Duration::from_secs(1);
     let app = TestApp::spawn_with(|c| c.limits.connect_timeout = connect_timeout).await;
-    // A second PostgreSQL server, and an instance that provisions onto it.
+    // A second PostgreSQL server, and an instance that provisions onto it. The folder goes
+    // when the test ends, even on a failed assertion (the clusters, declared later, stop first).
     let second_dir = tempfile::Builder::new()
         .prefix("nusa-test-pg2-")
         .tempdir()
-        .expect("dir")
-        .keep();
+        .expect("dir");
     let options = ClusterOptions {
-        root: second_dir.clone(),
+        root: second_dir.path().to_path_buf(),
         durable: false,
     };
     let mut second = LocalCluster::start_or_reuse(&options).expect("second cluster");
@@ -343,8 +343,6 @@ async fn a_dead_tenant_database_gives_503_in_time_and_recovers() {
     })
     .await;
     assert!(recovered, "the tenant recovers when its server returns");
-    drop(_second);
-    remove_tree(&second_dir);
 }
 
 #[tokio::test]
