@@ -151,6 +151,64 @@ fn pgbench(cluster: &LocalCluster, database: &str, script: &str, clients: u32, s
         .unwrap_or_else(|| panic!("pgbench failed: {text}{}", String::from_utf8_lossy(&output.stderr)))
 }
 
+/// Scenario a again with `wrk` (when installed: `apt-get install wrk`), a load generator
+/// in C whose CPU cost is closer to pgbench's: (requests/s, p50 ms, p99 ms, non-2xx).
+fn wrk(url: &str, token: &str, query: &str, connections: u32, seconds: u64) -> Option<(f64, f64, f64, u64)> {
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("post.lua");
+    let body = serde_json::to_string(&json!({ "query": query })).ok()?;
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = {}\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n",
+            serde_json::to_string(&body).ok()?
+        ),
+    )
+    .ok()?;
+    let output = std::process::Command::new("wrk")
+        .args([
+            "-t",
+            "2",
+            "-c",
+            &connections.to_string(),
+            "-d",
+            &format!("{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let number = |prefix: &str| {
+        text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix(prefix)
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned())
+        })
+    };
+    let millis = |value: String| -> Option<f64> {
+        if let Some(ms) = value.strip_suffix("ms") {
+            ms.parse().ok()
+        } else if let Some(us) = value.strip_suffix("us") {
+            us.parse::<f64>().ok().map(|u| u / 1000.0)
+        } else {
+            value
+                .strip_suffix('s')
+                .and_then(|s| s.parse::<f64>().ok())
+                .map(|s| s * 1000.0)
+        }
+    };
+    let rate: f64 = number("Requests/sec:")?.parse().ok()?;
+    let p50 = millis(number("50%")?)?;
+    let p99 = millis(number("99%")?)?;
+    let non_2xx = number("Non-2xx or 3xx responses:")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Some((rate, p50, p99, non_2xx))
+}
+
 const ACCOUNTS: &str = "{ accounts(first: 50) { totalCount nodes { id code name } } }";
 const POST: &str = "mutation($input: CreateJournalEntryInput!) { createJournalEntry(input: $input) { id number } }";
 
@@ -238,6 +296,8 @@ async fn main() {
         .await
     };
 
+    let warm_wrk = wrk(&url, &token, ACCOUNTS, 32, seconds);
+
     // d: the floor, on the same tenant database and server.
     let floor_reads = pgbench(&cluster, &tenant.tenant.db_name, ACCOUNTS_SQL, 8, seconds);
     let floor_posts = pgbench(&cluster, &tenant.tenant.db_name, POST_SQL, 8, seconds);
@@ -301,6 +361,12 @@ async fn main() {
         "| a. warm `accounts`, 1 tenant, concurrency 32 (pool 8) | {:.0} req/s | {} | {} | {} | floor {:.0} tx/s = **{:.0}%** |",
         warm.rate(), ms(warm.percentile(0.5)), ms(warm.percentile(0.99)), warm.errors, floor_reads, 100.0 * warm.rate() / floor_reads
     );
+    if let Some((rate, p50, p99, non_2xx)) = warm_wrk {
+        println!(
+            "| a'. the same, load from `wrk` (C, 2 threads, 32 connections) | {rate:.0} req/s | {p50:.1} ms | {p99:.1} ms | {non_2xx} | floor {floor_reads:.0} tx/s = **{:.0}%** |",
+            100.0 * rate / floor_reads
+        );
+    }
     println!(
         "| b. {tenant_count} tenants, capacity 50, pool max 2, random tenant, concurrency 32 | {:.0} req/s | {} | {} | {} | {:.1} evictions/s, highest tenant connections {} (bound 100) |",
         many.rate(), ms(many.percentile(0.5)), ms(many.percentile(0.99)), many.errors,
