@@ -45,6 +45,37 @@ pub async fn ensure(admin: &DatabaseConnection, admin_url: &SecretString, versio
     if current_version(admin).await?.as_deref() == Some(version) {
         return Ok(());
     }
+    // One rebuild at a time across every instance: a session advisory lock held on one
+    // admin connection while the others do the work. Whoever waited re-checks first.
+    let unavailable = |e: sea_orm::sqlx::Error| Error::Internal(anyhow::anyhow!("template lock: {e}"));
+    let mut lock = admin
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(unavailable)?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(REBUILD_LOCK_KEY)
+        .execute(&mut *lock)
+        .await
+        .map_err(unavailable)?;
+    let rebuilt = async {
+        if current_version(admin).await?.as_deref() == Some(version) {
+            return Ok(());
+        }
+        rebuild(admin, admin_url, version).await
+    }
+    .await;
+    let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(REBUILD_LOCK_KEY)
+        .execute(&mut *lock)
+        .await;
+    rebuilt
+}
+
+/// Advisory lock key for "rebuilding the template" ("NUSATMPL").
+const REBUILD_LOCK_KEY: i64 = 0x4e55_5341_544d_504c;
+
+async fn rebuild(admin: &DatabaseConnection, admin_url: &SecretString, version: &str) -> Result<()> {
     tracing::info!(schema = version, "building the tenant template database");
     let exec = |sql: String| async move { admin.execute_unprepared(&sql).await.map(|_| ()) };
     exec(format!(
