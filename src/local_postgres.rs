@@ -109,7 +109,6 @@ pub struct ClusterOptions {
 pub struct LocalCluster {
     port: u16,
     superuser_password: SecretString,
-    root: PathBuf,
     /// Present when we started the server, and so must stop it.
     server: Option<Supervisor>,
     /// The port recorded by the previous start, if any.
@@ -148,7 +147,6 @@ impl LocalCluster {
                 return Ok(LocalCluster {
                     port,
                     superuser_password,
-                    root: root.clone(),
                     server: None,
                     previous_port: None,
                 });
@@ -175,7 +173,6 @@ impl LocalCluster {
         Ok(LocalCluster {
             port,
             superuser_password,
-            root: root.clone(),
             server: Some(server),
             previous_port,
         })
@@ -190,10 +187,6 @@ impl LocalCluster {
         self.port
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// A superuser URL for database `db`. It holds the password: keep it in a `SecretString`.
     pub fn superuser_url(&self, db: &str) -> SecretString {
         SecretString::from(format!(
@@ -206,11 +199,6 @@ impl LocalCluster {
     /// The superuser's password (for tools such as pgbench, via `PGPASSWORD`).
     pub fn superuser_password(&self) -> &SecretString {
         &self.superuser_password
-    }
-
-    /// True when this value started the server (and will stop it).
-    pub fn owns_server(&self) -> bool {
-        self.server.is_some()
     }
 
     /// Stops the server if we started it (fast shutdown), and waits for it.

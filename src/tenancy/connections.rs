@@ -18,15 +18,15 @@ use std::time::{Duration, Instant};
 
 use lru::LruCache;
 use prometheus_client::metrics::counter::Counter;
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::{ConnectOptions as _, PgPool};
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::PgPool;
 use sea_orm::{DatabaseConnection, SqlxPostgresConnector};
-use secrecy::ExposeSecret;
 use tokio::sync::{OnceCell, OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock, Semaphore};
 
 use crate::config::TenancyLimits;
 use crate::entities::registry::tenants;
 use crate::error::{Error, Result};
+use crate::tenancy::credentials::{connect_options, unseal};
 use crate::tenancy::sealing::Sealer;
 
 /// Longest pause after repeated failed opens of one tenant's database.
@@ -171,31 +171,16 @@ impl TenantConnections {
 
     async fn open(&self, tenant: &tenants::Model, entry: &PoolEntry) -> Result<PgPool> {
         let unavailable = |why: &str| Error::TenantUnavailable(format!("the tenant database is unavailable: {why}"));
-        let Some(sealed) = tenant.db_password.as_deref() else {
-            return Err(unavailable("it is not provisioned"));
-        };
-        let password = self.sealer.open(tenant.id, sealed).map_err(|err| {
-            tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot unseal tenant credentials");
-            unavailable("its credentials cannot be opened")
-        })?;
+        let password = unseal(&self.sealer, tenant)?;
         let timeout = self.limits.connect_timeout;
         let permit = tokio::time::timeout(timeout, self.pool_permits.clone().acquire_owned())
             .await
             .map_err(|_| unavailable("the connection limit is reached"))?
             .map_err(|_| unavailable("shutting down"))?;
-        let port = u16::try_from(tenant.db_port).map_err(|_| unavailable("bad port"))?;
-        let options = PgConnectOptions::new()
-            .host(&tenant.db_host)
-            .port(port)
-            .database(&tenant.db_name)
-            .username(&tenant.db_username)
-            .password(password.expose_secret())
-            .application_name(&format!("nusa-journal:{}", tenant.slug))
-            .options([(
-                "statement_timeout",
-                format!("{}", self.limits.statement_timeout.as_millis()),
-            )])
-            .disable_statement_logging();
+        let options = connect_options(tenant, &password, &format!("nusa-journal:{}", tenant.slug)).options([(
+            "statement_timeout",
+            self.limits.statement_timeout.as_millis().to_string(),
+        )]);
         let connecting = PgPoolOptions::new()
             .max_connections(self.limits.pool_max_connections)
             .min_connections(0)
@@ -347,9 +332,5 @@ impl TenantConnections {
             .map(|p| u64::from(p.size()))
             .sum();
         cached + draining
-    }
-
-    pub fn limits(&self) -> &TenancyLimits {
-        &self.limits
     }
 }

@@ -9,17 +9,13 @@
 //! so the slug can be used again; the failure is recorded in `tenant_events`. Rows left
 //! PROVISIONING by a crash are rolled back by [`Provisioner::reconcile`].
 
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
-    SqlxPostgresConnector,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
@@ -28,7 +24,7 @@ use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
 use crate::tenancy::credentials::single_connection;
-use crate::tenancy::registry::Registry;
+use crate::tenancy::registry::{admin_connection_to, Registry};
 use crate::tenancy::scram::scram_sha256_verifier;
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
@@ -159,10 +155,6 @@ impl Provisioner {
 
     pub fn admin(&self) -> &DatabaseConnection {
         &self.admin
-    }
-
-    pub fn placement(&self) -> &Placement {
-        &self.placement
     }
 
     pub async fn create(&self, new: NewTenant) -> Result<ProvisionedTenant> {
@@ -296,17 +288,7 @@ impl Provisioner {
 
     /// In a copied database, the template owner's objects become the tenant role's.
     async fn hand_over_template_objects(&self, database: &str, role: &str) -> Result<()> {
-        let options = PgConnectOptions::from_str(self.placement.admin_url.expose_secret())
-            .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
-            .database(database)
-            .application_name("nusa-journal-provision")
-            .disable_statement_logging();
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the new database as admin: {e}")))?;
-        let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        let db = admin_connection_to(&self.placement.admin_url, database, "nusa-journal-provision").await?;
         let owner = template::TEMPLATE_OWNER;
         let result = db
             .execute_unprepared(&format!(

@@ -46,6 +46,26 @@ pub async fn connect_pool(
     Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
+/// One admin connection to another database of the same server (the template, a new
+/// tenant database), for work that must happen inside that database.
+pub async fn admin_connection_to(
+    admin_url: &SecretString,
+    database: &str,
+    application_name: &str,
+) -> Result<DatabaseConnection> {
+    let options = PgConnectOptions::from_str(admin_url.expose_secret())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
+        .database(database)
+        .application_name(application_name)
+        .disable_statement_logging();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to {database} as admin: {e}")))?;
+    Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+}
+
 impl Registry {
     pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
         Ok(Registry {

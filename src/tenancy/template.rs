@@ -7,13 +7,11 @@
 //! back to plain migrations. The template refuses connections (`ALLOW_CONNECTIONS
 //! false`), so nobody holds one while it is copied.
 
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::ConnectOptions as _;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, Statement};
-use secrecy::{ExposeSecret, SecretString};
-use std::str::FromStr;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use secrecy::SecretString;
 
 use crate::error::{Error, Result};
+use crate::tenancy::registry::admin_connection_to;
 
 /// Cannot collide with a tenant database: slugs never start with `_`.
 pub const TEMPLATE_DB: &str = "nusa_journal__template";
@@ -117,17 +115,7 @@ async fn rebuild(admin: &DatabaseConnection, admin_url: &SecretString, version: 
 /// Runs the tenant migrations in the template as [`TEMPLATE_OWNER`].
 async fn migrate_template(admin_url: &SecretString) -> Result<()> {
     use migration::MigratorTrait;
-    let options = PgConnectOptions::from_str(admin_url.expose_secret())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
-        .database(TEMPLATE_DB)
-        .application_name("nusa-journal-template")
-        .disable_statement_logging();
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("connecting to the template: {e}")))?;
-    let db = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+    let db = admin_connection_to(admin_url, TEMPLATE_DB, "nusa-journal-template").await?;
     // The schema `public` belongs to the database owner (the admin); let the owner role create in it.
     db.execute_unprepared(&format!(
         r#"GRANT CREATE ON SCHEMA public TO "{TEMPLATE_OWNER}"; SET ROLE "{TEMPLATE_OWNER}""#
