@@ -212,9 +212,9 @@ fn wrk(url: &str, token: &str, query: &str, connections: u32, seconds: u64) -> O
 const ACCOUNTS: &str = "{ accounts(first: 50) { totalCount nodes { id code name } } }";
 const POST: &str = "mutation($input: CreateJournalEntryInput!) { createJournalEntry(input: $input) { id number } }";
 
-/// What the service sends for `ACCOUNTS`: a count and a page.
-const ACCOUNTS_SQL: &str = "SELECT count(*) FROM account WHERE is_archived = false;
-SELECT id, code, name, type, normal_balance, parent_id, is_postable, is_archived, description, created_at, updated_at
+/// What the service sends for `ACCOUNTS`: a first page with its total in one statement.
+const ACCOUNTS_SQL: &str = "SELECT id, code, name, type, normal_balance, parent_id, is_postable, is_archived, description, created_at, updated_at,
+       (SELECT count(*) FROM account WHERE is_archived = false) AS page_total_count
   FROM account WHERE is_archived = false ORDER BY code LIMIT 51;
 ";
 

@@ -84,6 +84,8 @@ pub struct ApiLimits {
     pub max_page_size: i32,
     /// `GRAPHQL_MAX_BATCH`: operations in one batched request.
     pub max_batch: usize,
+    /// `GRAPHQL_DOCUMENT_CACHE`: parsed documents kept by their text (0 turns it off).
+    pub document_cache_entries: usize,
     /// `MAX_BODY_BYTES`: largest request body.
     pub max_body_bytes: usize,
     /// `REQUEST_TIMEOUT_MS`: longest a GraphQL request may run.
@@ -104,6 +106,7 @@ impl Default for ApiLimits {
             max_recursive_depth: 32,
             max_page_size: 200,
             max_batch: 10,
+            document_cache_entries: 256,
             max_body_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
@@ -122,6 +125,7 @@ impl ApiLimits {
             max_recursive_depth: parse_var("GRAPHQL_MAX_RECURSIVE_DEPTH")?.unwrap_or(d.max_recursive_depth),
             max_page_size: parse_var("GRAPHQL_MAX_PAGE_SIZE")?.unwrap_or(d.max_page_size),
             max_batch: parse_var("GRAPHQL_MAX_BATCH")?.unwrap_or(d.max_batch),
+            document_cache_entries: parse_var("GRAPHQL_DOCUMENT_CACHE")?.unwrap_or(d.document_cache_entries),
             max_body_bytes: parse_var("MAX_BODY_BYTES")?.unwrap_or(d.max_body_bytes),
             request_timeout: parse_var("REQUEST_TIMEOUT_MS")?
                 .map(Duration::from_millis)

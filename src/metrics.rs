@@ -13,6 +13,8 @@ use std::time::Duration;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+
+use crate::graphql::documents::DocumentCache;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -61,8 +63,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(connections: Arc<TenantConnections>, tenant_label_limit: usize) -> Self {
+    pub fn new(connections: Arc<TenantConnections>, documents: &DocumentCache, tenant_label_limit: usize) -> Self {
         let mut registry = MetricsRegistry::with_prefix("nusa");
+        registry.register(
+            "graphql_document_cache_hits",
+            "Requests whose GraphQL document was already parsed",
+            documents.hits.clone(),
+        );
+        registry.register(
+            "graphql_document_cache_misses",
+            "Requests whose GraphQL document had to be parsed",
+            documents.misses.clone(),
+        );
         let stats = &connections.stats;
         registry.register("tenant_pool_opens", "Tenant pools opened", stats.pool_opens.clone());
         registry.register(
@@ -225,6 +237,7 @@ mod tests {
         let key = MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}"));
         let metrics = Metrics::new(
             TenantConnections::new(TenancyLimits::default(), Sealer::new(key, vec![])),
+            &DocumentCache::new(1),
             2,
         );
         assert_eq!(metrics.tenant_label(Some("a")), "a");

@@ -8,6 +8,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::ServiceConfig;
+use crate::graphql::documents::DocumentCache;
 use crate::graphql::{admin, tenant};
 use crate::http::{router, AppInner, AppState};
 use crate::metrics::Metrics;
@@ -88,12 +89,18 @@ impl Application {
         let admin_schema = crate::graphql::limited(admin::builder(), &config.api)
             .data(services.clone())
             .finish();
+        let documents = Arc::new(DocumentCache::new(config.api.document_cache_entries));
         let state = AppState(Arc::new(AppInner {
             registry: services.registry.clone(),
             directory: services.directory.clone(),
             connections: services.connections.clone(),
-            metrics: Metrics::new(services.connections.clone(), config.api.metrics_tenant_labels),
+            metrics: Metrics::new(
+                services.connections.clone(),
+                &documents,
+                config.api.metrics_tenant_labels,
+            ),
             tenant_schema: tenant::schema_with(&config.api),
+            documents,
             limits: config.api.clone(),
             admin_schema,
             admin_token: config.admin_token.clone(),

@@ -648,3 +648,69 @@ async fn charts_come_from_the_chosen_template() {
     assert_eq!(counts[1].1, 0);
     assert!(counts[2].1 > 50);
 }
+
+#[tokio::test]
+async fn totals_are_counted_only_when_selected_and_with_the_first_page() {
+    let books = Books::new("totals").await;
+    let all = books.ok("{ accounts(first: 200) { nodes { code } } }", json!({})).await;
+    let every: Vec<String> = all["accounts"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["code"].as_str().expect("code").to_owned())
+        .collect();
+    assert!(every.len() > 10, "the default chart has accounts");
+
+    // A first page and its total: one statement.
+    let before = statements_sum(&books.app).await;
+    let first = books
+        .ok(
+            "{ accounts(first: 3) { totalCount nodes { code } pageInfo { endCursor hasNextPage } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(statements_sum(&books.app).await - before, 1.0);
+    assert_eq!(first["accounts"]["totalCount"], every.len());
+    assert_eq!(first["accounts"]["nodes"][0]["code"], every[0].as_str());
+    assert_eq!(first["accounts"]["pageInfo"]["hasNextPage"], true);
+    let cursor = first["accounts"]["pageInfo"]["endCursor"].clone();
+
+    // After a cursor the total is still the whole listing's: a page and a count.
+    let before = statements_sum(&books.app).await;
+    let second = books
+        .ok(
+            "query($a: String) { accounts(first: 3, after: $a) { totalCount nodes { code } } }",
+            json!({ "a": cursor }),
+        )
+        .await;
+    assert_eq!(statements_sum(&books.app).await - before, 2.0);
+    assert_eq!(second["accounts"]["totalCount"], every.len());
+    assert_eq!(second["accounts"]["nodes"][0]["code"], every[3].as_str());
+
+    // Not selected: not counted.
+    let before = statements_sum(&books.app).await;
+    let third = books
+        .ok(
+            "query($a: String) { accounts(first: 3, after: $a) { nodes { code } } }",
+            json!({ "a": cursor }),
+        )
+        .await;
+    assert_eq!(statements_sum(&books.app).await - before, 1.0);
+    assert_eq!(third["accounts"]["nodes"][2]["code"], every[5].as_str());
+
+    // Selected through a fragment, on a listing that matches nothing, with `first: 0`.
+    let through_fragment = books
+        .ok(
+            "{ accounts(first: 0) { ...Total } none: accounts(filter: { search: \"no-such-account-anywhere\" }) { ...Total nodes { code } } }
+             fragment Total on AccountConnection { totalCount }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(through_fragment["accounts"]["totalCount"], every.len());
+    assert_eq!(through_fragment["none"]["totalCount"], 0);
+    assert_eq!(through_fragment["none"]["nodes"], json!([]));
+    let entries = books
+        .ok("{ journalEntries { totalCount nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(entries["journalEntries"]["totalCount"], 0);
+}

@@ -312,3 +312,46 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     assert_eq!(body["data"]["company"]["name"], "PT Tuntas");
     stopping.await.expect("the process exits 0");
 }
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn repeated_documents_are_parsed_once_and_broken_ones_every_time() {
+    let app = TestApp::spawn().await;
+    let t = app.create_tenant("parse-once", "PT Sekali Urai").await;
+    let query = "query Named($first: Int) { accounts(first: $first) { nodes { code } } }";
+    let metrics = app.metrics().await;
+    let (hits, misses) = (
+        counter(&metrics, "nusa_graphql_document_cache_hits_total"),
+        counter(&metrics, "nusa_graphql_document_cache_misses_total"),
+    );
+    for first in [1, 2, 3] {
+        let (status, body) = app
+            .tenant(&t.slug, Some(&t.token), query, json!({ "first": first }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["data"]["accounts"]["nodes"].as_array().map(Vec::len), Some(first));
+    }
+    for _ in 0..2 {
+        let (_, body) = app
+            .tenant(&t.slug, Some(&t.token), "{ accounts { nodes { code }", json!({}))
+            .await;
+        assert_eq!(
+            error_code(&body),
+            "BAD_REQUEST",
+            "a broken document is reported each time: {body}"
+        );
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(counter(&metrics, "nusa_graphql_document_cache_hits_total") - hits, 2.0);
+    assert_eq!(
+        counter(&metrics, "nusa_graphql_document_cache_misses_total") - misses,
+        3.0
+    );
+}

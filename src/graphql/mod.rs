@@ -25,6 +25,8 @@ where
         .data(limits.clone())
 }
 
+/// Parsed documents by text, so a repeated document is parsed once.
+pub mod documents;
 /// Relay connection helpers.
 pub mod pagination;
 /// Scalars named as API.md names them.

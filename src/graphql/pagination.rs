@@ -4,11 +4,18 @@ use async_graphql::{Context, SimpleObject};
 
 use crate::config::ApiLimits;
 use crate::error::{Error, Result};
+use crate::ledger::paging::Total;
 
 /// Extra connection field of API.md: the number of items across all pages.
 #[derive(SimpleObject)]
 pub struct ConnectionTotals {
     pub total_count: u64,
+}
+
+/// Whether the connection being resolved selects `totalCount`: counting every page
+/// costs a statement (or a window over all matching rows), so it is done only when asked.
+pub fn total_wanted(ctx: &Context<'_>) -> Total {
+    Total::wanted_if(ctx.look_ahead().field("totalCount").exists())
 }
 
 /// `first`, checked (not negative) and capped at the configured page size (default 200).

@@ -34,6 +34,7 @@ pub struct AppInner {
     pub metrics: Metrics,
     pub limits: crate::config::ApiLimits,
     pub tenant_schema: TenantSchema,
+    pub documents: Arc<crate::graphql::documents::DocumentCache>,
     pub admin_schema: AdminSchema,
     pub admin_token: SecretString,
 }

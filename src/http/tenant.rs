@@ -83,6 +83,9 @@ async fn serve(
     }
     refuse_outdated_schema(&tenant)?;
     let mut request = parse_graphql_body(body, &state.limits)?;
+    for one in request.iter_mut() {
+        state.documents.prepare(one);
+    }
     span.record("operation", operation_name(&request).as_str());
     observed.operation = match &mut request {
         BatchRequest::Single(one) => operation_kind(selected_operation(one)),

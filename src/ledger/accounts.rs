@@ -8,7 +8,7 @@ use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr, Statement,
+    QueryOrder, Set, SqlErr, Statement,
 };
 use uuid::Uuid;
 
@@ -16,6 +16,7 @@ use crate::entities::tenant::account;
 use crate::error::{Error, Result};
 use crate::ledger::coa::{AccountClass, CoaTemplate};
 use crate::ledger::company::Change;
+use crate::ledger::paging::{self, Page, Total};
 
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
@@ -31,7 +32,8 @@ pub async fn list(
     filter: &AccountFilter,
     first: u64,
     after: Option<&str>,
-) -> Result<(Vec<account::Model>, u64, bool)> {
+    total: Total,
+) -> Result<Page<account::Model>> {
     let mut condition = Condition::all();
     if let Some(class) = filter.class {
         condition = condition.add(account::Column::AccountType.eq(class.as_str()));
@@ -52,17 +54,8 @@ pub async fn list(
             condition = condition.add(account::Column::IsPostable.eq(true));
         }
     }
-    let total = account::Entity::find().filter(condition.clone()).count(db).await?;
-    let mut query = account::Entity::find()
-        .filter(condition)
-        .order_by_asc(account::Column::Code);
-    if let Some(after) = after {
-        query = query.filter(account::Column::Code.gt(after));
-    }
-    let mut rows = query.limit(first + 1).all(db).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, total, has_next))
+    let after = after.map(|code| Condition::all().add(account::Column::Code.gt(code)));
+    paging::fetch::<account::Entity>(db, condition, &[account::Column::Code], after, first, total).await
 }
 
 /// The whole chart, for request-scoped lookups (charts are small: hundreds of rows).

@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, Statement, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -19,6 +19,7 @@ use crate::entities::tenant::{account, company, journal_entry as entry, journal_
 use crate::error::{Error, Result};
 use crate::ledger::company::company as load_company;
 use crate::ledger::money::format_amount;
+use crate::ledger::paging::{self, Page, Total};
 use crate::ledger::posting::{BalancedLines, RawLine};
 
 pub const DRAFT: &str = "DRAFT";
@@ -507,7 +508,8 @@ pub async fn list(
     filter: &EntryFilter,
     first: u64,
     after: Option<&str>,
-) -> Result<(Vec<entry::Model>, u64, bool)> {
+    total: Total,
+) -> Result<Page<entry::Model>> {
     let mut condition = Condition::all();
     if let Some(status) = &filter.status {
         condition = condition.add(entry::Column::Status.eq(status.clone()));
@@ -538,29 +540,26 @@ pub async fn list(
                 .add(Expr::col(entry::Column::Number).ilike(pattern)),
         );
     }
-    let total = entry::Entity::find().filter(condition.clone()).count(db).await?;
-    let mut query = entry::Entity::find()
-        .filter(condition)
-        .order_by_asc(entry::Column::Date)
-        .order_by_asc(entry::Column::CreatedAt)
-        .order_by_asc(entry::Column::Id);
-    if let Some(after) = after {
-        let (date, micros, id) = parse_entry_cursor(after)?;
-        let created =
-            chrono::DateTime::from_timestamp_micros(micros).ok_or_else(|| Error::bad_input("after", "bad cursor"))?;
-        query = query.filter(
-            Expr::tuple([
-                Expr::col(entry::Column::Date),
-                Expr::col(entry::Column::CreatedAt),
-                Expr::col(entry::Column::Id),
-            ])
-            .gt(Expr::tuple([Expr::val(date), Expr::val(created), Expr::val(id)])),
-        );
-    }
-    let mut rows = query.limit(first + 1).all(db).await?;
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok((rows, total, has_next))
+    let after = match after {
+        Some(after) => {
+            let (date, micros, id) = parse_entry_cursor(after)?;
+            let created = chrono::DateTime::from_timestamp_micros(micros)
+                .ok_or_else(|| Error::bad_input("after", "bad cursor"))?;
+            Some(
+                Condition::all().add(
+                    Expr::tuple([
+                        Expr::col(entry::Column::Date),
+                        Expr::col(entry::Column::CreatedAt),
+                        Expr::col(entry::Column::Id),
+                    ])
+                    .gt(Expr::tuple([Expr::val(date), Expr::val(created), Expr::val(id)])),
+                ),
+            )
+        }
+        None => None,
+    };
+    let order = [entry::Column::Date, entry::Column::CreatedAt, entry::Column::Id];
+    paging::fetch::<entry::Entity>(db, condition, &order, after, first, total).await
 }
 
 /// Sum of debits and credits of an entry's lines.

@@ -20,6 +20,8 @@ pub mod company;
 pub mod journal;
 /// Money parsing and formatting (`rust_decimal`, never floats).
 pub mod money;
+/// A page of a listing, with its total across pages when asked for.
+pub mod paging;
 /// Posting rules that need no database (`BalancedLines`).
 pub mod posting;
 /// Trial balance and general ledger.

@@ -6,7 +6,7 @@ use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
 use super::{parse_id, tenant_db};
 use crate::entities::tenant::account as entity;
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
 use crate::ledger::coa::AccountClass;
@@ -182,12 +182,17 @@ impl AccountsQuery {
             include_archived: filter.include_archived.unwrap_or(false),
             postable_only: filter.postable_only,
         };
-        let (rows, total_count, has_next) = service::list(&db.conn, &service_filter, limit, after.as_deref()).await?;
-        let mut connection =
-            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
+        let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            page.has_next,
+            ConnectionTotals {
+                total_count: page.total.unwrap_or_default(),
+            },
+        );
         connection
             .edges
-            .extend(rows.into_iter().map(|a| Edge::new(a.code.clone(), Account(a))));
+            .extend(page.rows.into_iter().map(|a| Edge::new(a.code.clone(), Account(a))));
         Ok(connection)
     }
 

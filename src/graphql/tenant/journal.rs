@@ -8,7 +8,7 @@ use super::accounts::Account;
 use super::{parse_id, tenant_db};
 use crate::entities::tenant::{journal_entry as entity, journal_line};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::company::Change;
 use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
@@ -229,12 +229,18 @@ impl JournalQuery {
                 .transpose()?,
             search: filter.search,
         };
-        let (rows, total_count, has_next) = service::list(&db.conn, &service_filter, limit, after.as_deref()).await?;
-        db.cache.prefetch_page(&db.conn, &rows).await?;
-        let mut connection =
-            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
+        let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
+        db.cache.prefetch_page(&db.conn, &page.rows).await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            page.has_next,
+            ConnectionTotals {
+                total_count: page.total.unwrap_or_default(),
+            },
+        );
         connection.edges.extend(
-            rows.into_iter()
+            page.rows
+                .into_iter()
                 .map(|e| Edge::new(service::entry_cursor(&e), JournalEntry(e))),
         );
         Ok(connection)
