@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use super::services;
 use crate::entities::registry::tenants::{self as entity, TenantStatus};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
+use crate::ledger::paging::Total;
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::slug::TenantSlug;
 
@@ -131,7 +132,10 @@ impl TenantsQuery {
             .registry
             .tenants(status, Some(limit + 1), after.as_deref())
             .await?;
-        let total_count = admin.registry.count_tenants(status).await?;
+        let total_count = match total_wanted(ctx) {
+            Total::Wanted => admin.registry.count_tenants(status).await?,
+            Total::NotWanted => 0,
+        };
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut connection =
