@@ -75,6 +75,8 @@ async fn serves_the_demo_tenant_and_reuses_its_data_on_the_second_run() {
         "stopping the service stops the cluster it started"
     );
 
+    let port_file = data.path().join("postgres/port");
+    let first_port = std::fs::read_to_string(&port_file).expect("port file");
     let second = start(&envs, true).await;
     assert_eq!(
         second.demo_token.as_deref(),
@@ -86,7 +88,26 @@ async fn serves_the_demo_tenant_and_reuses_its_data_on_the_second_run() {
         second_company["id"], first_company["id"],
         "the same tenant database, not a new one"
     );
+    assert_eq!(
+        std::fs::read_to_string(&port_file).expect("port file"),
+        first_port,
+        "the cluster keeps its port"
+    );
     stop(second).await;
+
+    // Someone else took the port meanwhile: the cluster moves and the tenant rows follow.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", first_port.trim().parse::<u16>().expect("port")))
+        .expect("take the cluster's port");
+    let third = start(&envs, true).await;
+    let moved_port = std::fs::read_to_string(&port_file).expect("port file");
+    assert_ne!(moved_port, first_port, "a taken port is not reused");
+    assert_eq!(
+        company(&third.base, &token).await["id"],
+        first_company["id"],
+        "pt-demo is served from the moved cluster"
+    );
+    stop(third).await;
+    drop(squatter);
 }
 
 #[tokio::test]
