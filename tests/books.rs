@@ -713,4 +713,38 @@ async fn totals_are_counted_only_when_selected_and_with_the_first_page() {
         .ok("{ journalEntries { totalCount nodes { id } } }", json!({}))
         .await;
     assert_eq!(entries["journalEntries"]["totalCount"], 0);
+
+    // The total counts what the filter matches, not the page nor the whole table.
+    let kas_kecil = books.id("1-1102").await;
+    books
+        .ok(
+            "mutation($id: ID!) { archiveAccount(id: $id) { id } }",
+            json!({ "id": kas_kecil }),
+        )
+        .await;
+    let query = "query($archived: Boolean, $after: String) {
+        page: accounts(first: 1, after: $after, filter: { search: \"kas\", includeArchived: $archived }) { totalCount pageInfo { endCursor } }
+        all: accounts(first: 200, filter: { search: \"kas\", includeArchived: $archived }) { nodes { code } } }";
+    for archived in [false, true] {
+        let data = books.ok(query, json!({ "archived": archived })).await;
+        let matching = data["all"]["nodes"].as_array().expect("nodes").len();
+        assert!(matching >= 2, "more accounts match \"kas\": {data}");
+        assert_eq!(
+            data["page"]["totalCount"], matching,
+            "first page, includeArchived {archived}"
+        );
+        let cursor = data["page"]["pageInfo"]["endCursor"].clone();
+        let next = books.ok(query, json!({ "archived": archived, "after": cursor })).await;
+        assert_eq!(
+            next["page"]["totalCount"], matching,
+            "after a cursor, includeArchived {archived}"
+        );
+    }
+    let without = books.ok(query, json!({ "archived": false })).await;
+    let with = books.ok(query, json!({ "archived": true })).await;
+    assert_eq!(
+        with["page"]["totalCount"].as_u64().expect("count"),
+        without["page"]["totalCount"].as_u64().expect("count") + 1,
+        "the archived account counts only when included"
+    );
 }

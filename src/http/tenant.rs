@@ -83,16 +83,19 @@ async fn serve(
     }
     refuse_outdated_schema(&tenant)?;
     let mut request = parse_graphql_body(body, &state.limits)?;
-    for one in request.iter_mut() {
-        state.documents.prepare(one);
-    }
     span.record("operation", operation_name(&request).as_str());
-    observed.operation = match &mut request {
-        BatchRequest::Single(one) => operation_kind(selected_operation(one)),
+    // Each document is parsed at most once here (or taken from the cache); one that does
+    // not parse selects no operation, and execution reports its syntax error.
+    let operations: Vec<_> = request
+        .iter_mut()
+        .map(|one| state.documents.prepare(one).then(|| selected_operation(one)).flatten())
+        .collect();
+    observed.operation = match &request {
+        BatchRequest::Single(_) => operation_kind(operations.first().copied().flatten()),
         BatchRequest::Batch(_) => "batch",
     };
-    for one in request.iter_mut() {
-        check_scope(selected_operation(one), &scopes)?;
+    for operation in operations {
+        check_scope(operation, &scopes)?;
     }
     let lease = state.connections.get(&tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
