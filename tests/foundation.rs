@@ -257,3 +257,36 @@ async fn health_and_readiness() {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.expect("html").contains("/pt-anything/graphql"));
 }
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_graphql_shaped_errors() {
+    let app = TestApp::spawn().await;
+    let unknown = app
+        .client
+        .get(format!("{}/pt-anything/graphql/extra", app.base))
+        .send()
+        .await
+        .expect("unknown route");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = unknown.json().await.expect("json body");
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+
+    for path in ["/pt-anything/graphql", "/admin/graphql", "/healthz"] {
+        let wrong = app
+            .client
+            .delete(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("wrong method");
+        assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        let allow = wrong
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(allow.contains("GET"), "{path}: Allow {allow:?}");
+        let body: serde_json::Value = wrong.json().await.expect("json body");
+        assert_eq!(error_code(&body), "BAD_REQUEST", "{path}: {body}");
+    }
+}

@@ -36,6 +36,18 @@ pub async fn not_found() -> impl IntoResponse {
     )
 }
 
+/// A route that exists, asked with a method it does not take (the `Allow` header lists
+/// the methods it does).
+pub async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(graphql_error_body(
+            "method not allowed: GraphQL is sent with POST; GET serves GraphiQL",
+            "BAD_REQUEST",
+        )),
+    )
+}
+
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (

@@ -55,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
         .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
         .fallback(health::not_found)
+        .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         // Outermost first: assign a request id, trace with it, return it as a header.
         .layer(PropagateRequestIdLayer::x_request_id())
