@@ -411,9 +411,24 @@ async fn token_cases() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["company"]["name"], "PT Token");
     let (status, body) = app.tenant(&tenant.slug, Some(&read_token), RENAME, json!({})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "refused before anything runs");
+    assert_eq!(status, StatusCode::OK, "FORBIDDEN is an error inside GraphQL (API.md)");
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert!(body["data"].is_null(), "{body}");
+    // In a batch only the mutation is refused; the query runs.
+    let response = app
+        .client
+        .post(format!("{}/{}/graphql", app.base, tenant.slug))
+        .bearer_auth(&read_token)
+        .json(&json!([{ "query": COMPANY }, { "query": RENAME }, { "query": COMPANY }]))
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(response.status(), StatusCode::OK);
+    let batch: Value = response.json().await.expect("json");
+    assert_eq!(batch[0]["data"]["company"]["name"], "PT Token", "{batch}");
+    assert_eq!(error_code(&batch[1]), "FORBIDDEN", "{batch}");
+    assert!(batch[1]["data"].is_null(), "{batch}");
+    assert_eq!(batch[2]["data"]["company"]["name"], "PT Token", "{batch}");
     let (_, body) = app
         .tenant(
             &tenant.slug,

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::BatchRequest;
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, ServerError};
+use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -17,7 +18,7 @@ use super::body::{code_uncoded_errors, operation_name, parse_graphql_body};
 use super::AppState;
 use crate::entities::registry::tenants::TenantStatus;
 use crate::error::{Error, Result};
-use crate::graphql::tenant::{check_scope, selected_operation, TenantDb};
+use crate::graphql::tenant::{check_scope, selected_operation, TenantDb, TenantSchema};
 use crate::tenancy::slug::TenantSlug;
 
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
@@ -94,8 +95,21 @@ async fn serve(
         BatchRequest::Single(_) => operation_kind(operations.first().copied().flatten()),
         BatchRequest::Batch(_) => "batch",
     };
-    for operation in operations {
-        check_scope(operation, &scopes)?;
+    // A READ token's mutation is refused inside GraphQL (API.md lists FORBIDDEN among the
+    // errors of a GraphQL response): nothing of it runs; other operations of a batch do.
+    let refusals: Vec<Option<Error>> = operations
+        .into_iter()
+        .map(|operation| check_scope(operation, &scopes).err())
+        .collect();
+    if !refusals.is_empty() && refusals.iter().all(Option::is_some) {
+        // Nothing may run, so no pool is touched.
+        let response = match request {
+            BatchRequest::Single(_) => {
+                BatchResponse::Single(refusals.into_iter().flatten().map(refused).next().unwrap_or_default())
+            }
+            BatchRequest::Batch(_) => BatchResponse::Batch(refusals.into_iter().flatten().map(refused).collect()),
+        };
+        return Ok((GraphQLResponse::from(response).into_response(), "FORBIDDEN"));
     }
     let lease = state.connections.get(&tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
@@ -111,14 +125,18 @@ async fn serve(
         scopes,
         cache: Default::default(),
     });
-    let executed = tokio::time::timeout(state.limits.request_timeout, state.tenant_schema.execute_batch(request)).await;
+    let executed = tokio::time::timeout(
+        state.limits.request_timeout,
+        execute(&state.tenant_schema, request, refusals),
+    )
+    .await;
     drop(lease);
     let mut response = executed.map_err(|_| Error::Timeout(state.limits.request_timeout.as_millis()))?;
     state.metrics.observe_statements(statements.load(Ordering::Relaxed));
     code_uncoded_errors(&mut response);
     let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
     let failed = response_has_errors(&response);
-    let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
+    let mut http = GraphQLResponse::from(response).into_response();
     if database_lost {
         // The pool's connections died under us: answer 503 as API.md says, and let the
         // next request reopen the pool (with backoff) instead of reusing dead connections.
@@ -127,6 +145,36 @@ async fn serve(
         return Ok((http, "TENANT_UNAVAILABLE"));
     }
     Ok((http, if failed { "error" } else { "ok" }))
+}
+
+/// Runs the operations of `request` in order, except the refused ones, which answer
+/// their refusal (as `execute_batch` would run them: one after the other).
+async fn execute(schema: &TenantSchema, request: BatchRequest, refusals: Vec<Option<Error>>) -> BatchResponse {
+    let mut refusals = refusals.into_iter();
+    match request {
+        BatchRequest::Single(one) => BatchResponse::Single(match refusals.next().flatten() {
+            Some(refusal) => refused(refusal),
+            None => schema.execute(one).await,
+        }),
+        BatchRequest::Batch(many) => {
+            let mut responses = Vec::with_capacity(many.len());
+            for one in many {
+                responses.push(match refusals.next().flatten() {
+                    Some(refusal) => refused(refusal),
+                    None => schema.execute(one).await,
+                });
+            }
+            BatchResponse::Batch(responses)
+        }
+    }
+}
+
+/// The GraphQL response of an operation that may not run: no data, the coded error.
+fn refused(refusal: Error) -> async_graphql::Response {
+    let coded = refusal.extend();
+    let mut error = ServerError::new(coded.message, None);
+    error.extensions = coded.extensions;
+    async_graphql::Response::from_errors(vec![error])
 }
 
 fn response_has_errors(response: &async_graphql::BatchResponse) -> bool {
