@@ -253,7 +253,25 @@ async fn money_is_exact() {
             json!([{ "accountId": kas, "debit": 10.5 }, cr(&modal, "10.50")]),
         )
         .await;
-    assert!(!float["errors"].is_null(), "a JSON number is not a Decimal: {float}");
+    assert_eq!(
+        error_code(&float),
+        "BAD_USER_INPUT",
+        "a JSON number is not a Decimal: {float}"
+    );
+    assert_eq!(
+        float["errors"][0]["extensions"]["field"], "input.lines.0.debit",
+        "{float}"
+    );
+    let bad_date = books
+        .post("2026-02-30", json!([dr(&kas, "1.00"), cr(&modal, "1.00")]))
+        .await;
+    assert_eq!(error_code(&bad_date), "BAD_USER_INPUT", "{bad_date}");
+    assert_eq!(bad_date["errors"][0]["extensions"]["field"], "input.date", "{bad_date}");
+    let literal = books
+        .gql("{ trialBalance(asOf: \"2026-13-01\") { totalDebit } }", json!({}))
+        .await;
+    assert_eq!(error_code(&literal), "BAD_USER_INPUT", "{literal}");
+    assert_eq!(literal["errors"][0]["extensions"]["field"], "asOf", "{literal}");
 
     let big = "999999999999999999.99";
     let body = books.post("2026-03-01", json!([dr(&kas, big), cr(&modal, big)])).await;

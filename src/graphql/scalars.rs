@@ -11,18 +11,29 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .ok()
-                .filter(|_| s.len() == 10)
+            Value::String(s) => strict_date(s)
                 .map(Date)
                 .ok_or_else(|| InputValueError::custom("a Date is YYYY-MM-DD")),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
 
+    /// Checked at validation too, so a bad date is refused before anything runs and the
+    /// error names the argument path (`BAD_USER_INPUT` with `field`).
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if strict_date(s).is_some())
+    }
+
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
+}
+
+/// `YYYY-MM-DD` exactly (chrono alone would take `2026-1-5`).
+fn strict_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|_| text.len() == 10)
 }
 
 impl From<NaiveDate> for Date {
@@ -52,6 +63,9 @@ mod tests {
             assert!(Date::parse(Value::String(bad.into())).is_err(), "{bad}");
         }
         assert!(Date::parse(Value::Number(20261126.into())).is_err());
+        assert!(Date::is_valid(&Value::String("2026-11-26".into())));
+        assert!(!Date::is_valid(&Value::String("2026-02-30".into())));
+        assert!(!Date::is_valid(&Value::Number(20261126.into())));
     }
 }
 
@@ -70,6 +84,12 @@ impl ScalarType for DecimalText {
                 "a Decimal is a JSON string such as \"1500000.00\", not {other}"
             ))),
         }
+    }
+
+    /// Checked at validation too: a JSON number is refused before anything runs, with
+    /// the argument path (`BAD_USER_INPUT` with `field`).
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(_))
     }
 
     fn to_value(&self) -> Value {

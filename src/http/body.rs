@@ -38,8 +38,10 @@ pub fn parse_graphql_body(
     Ok(request)
 }
 
-/// Errors that no resolver coded (parse and validation errors, exceeded limits) get
-/// `BAD_REQUEST`, so every error a client sees carries a code.
+/// Errors that no resolver coded get a code too, so every error a client sees has one:
+/// a value that does not fit its input type is `BAD_USER_INPUT` (with `field`, the
+/// argument path, when async-graphql names it); syntax, unknown fields and exceeded
+/// limits are `BAD_REQUEST`.
 pub fn code_uncoded_errors(response: &mut BatchResponse) {
     let responses: Vec<&mut async_graphql::Response> = match response {
         BatchResponse::Single(one) => vec![one],
@@ -47,12 +49,29 @@ pub fn code_uncoded_errors(response: &mut BatchResponse) {
     };
     for r in responses {
         for error in &mut r.errors {
+            let (code, field) = uncoded_error_code(&error.message);
             let extensions = error.extensions.get_or_insert_with(Default::default);
             if extensions.get("code").is_none() {
-                extensions.set("code", "BAD_REQUEST");
+                extensions.set("code", code);
+                if let Some(field) = field {
+                    extensions.set("field", field);
+                }
             }
         }
     }
+}
+
+/// The code of an error async-graphql raised itself, read from its message (it gives
+/// these errors no code of their own): `Invalid value for argument "input.lines.0.debit",
+/// ...` from validation, `Failed to parse "Date": ...` from coercing an input value.
+fn uncoded_error_code(message: &str) -> (&'static str, Option<&str>) {
+    if let Some(rest) = message.strip_prefix("Invalid value for argument \"") {
+        return ("BAD_USER_INPUT", rest.split('"').next().filter(|path| !path.is_empty()));
+    }
+    if message.starts_with("Failed to parse \"") {
+        return ("BAD_USER_INPUT", None);
+    }
+    ("BAD_REQUEST", None)
 }
 
 /// The operation's name, for logs and metrics (`anonymous`, or `batch`).
@@ -60,5 +79,26 @@ pub fn operation_name(request: &BatchRequest) -> String {
     match request {
         BatchRequest::Single(one) => one.operation_name.clone().unwrap_or_else(|| "anonymous".into()),
         BatchRequest::Batch(_) => "batch".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uncoded_error_code;
+
+    #[test]
+    fn input_errors_are_bad_user_input_with_their_path() {
+        assert_eq!(
+            uncoded_error_code(r#"Invalid value for argument "input.lines.0.debit", expected type "Decimal""#),
+            ("BAD_USER_INPUT", Some("input.lines.0.debit"))
+        );
+        assert_eq!(
+            uncoded_error_code(r#"Failed to parse "Date": a Date is YYYY-MM-DD"#),
+            ("BAD_USER_INPUT", None)
+        );
+        assert_eq!(
+            uncoded_error_code(r#"Unknown field "nope" on type "Company"."#),
+            ("BAD_REQUEST", None)
+        );
     }
 }
