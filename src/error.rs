@@ -50,7 +50,8 @@ pub enum Error {
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
-    /// 504 `TIMEOUT` (added to API.md's list): the request ran past `REQUEST_TIMEOUT_MS`.
+    /// 504 `TIMEOUT`, a code beyond API.md's list (added, as API.md allows; in the README):
+    /// the request ran past `REQUEST_TIMEOUT_MS`.
     #[error("the request took longer than {0} ms and was stopped")]
     Timeout(u128),
     /// `INTERNAL`: anything unexpected. The message sent to clients is generic.

@@ -48,7 +48,7 @@ pub async fn method_not_allowed() -> impl IntoResponse {
     )
 }
 
-/// Prometheus text exposition.
+/// The OpenMetrics text format (`application/openmetrics-text`), which Prometheus scrapes.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
