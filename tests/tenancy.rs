@@ -410,10 +410,17 @@ async fn token_cases() {
     let (status, body) = app.tenant(&tenant.slug, Some(&read_token), COMPANY, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["company"]["name"], "PT Token");
+    let stats = &app.services.connections.stats;
+    let pool_uses = stats.cache_hits.get() + stats.cache_misses.get();
     let (status, body) = app.tenant(&tenant.slug, Some(&read_token), RENAME, json!({})).await;
     assert_eq!(status, StatusCode::OK, "FORBIDDEN is an error inside GraphQL (API.md)");
     assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
     assert!(body["data"].is_null(), "{body}");
+    assert_eq!(
+        stats.cache_hits.get() + stats.cache_misses.get(),
+        pool_uses,
+        "a refused request does not touch the tenant's pool"
+    );
     // In a batch only the mutation is refused; the query runs.
     let response = app
         .client
