@@ -147,25 +147,21 @@ async fn serve(
     Ok((http, if failed { "error" } else { "ok" }))
 }
 
-/// Runs the operations of `request` in order, except the refused ones, which answer
-/// their refusal (as `execute_batch` would run them: one after the other).
+/// Runs the operations of `request` except the refused ones, which answer their refusal.
+/// A batch runs concurrently with its responses in order, as `Schema::execute_batch` does.
 async fn execute(schema: &TenantSchema, request: BatchRequest, refusals: Vec<Option<Error>>) -> BatchResponse {
-    let mut refusals = refusals.into_iter();
-    match request {
-        BatchRequest::Single(one) => BatchResponse::Single(match refusals.next().flatten() {
+    let answer = |one: async_graphql::Request, refusal: Option<Error>| async move {
+        match refusal {
             Some(refusal) => refused(refusal),
             None => schema.execute(one).await,
-        }),
-        BatchRequest::Batch(many) => {
-            let mut responses = Vec::with_capacity(many.len());
-            for one in many {
-                responses.push(match refusals.next().flatten() {
-                    Some(refusal) => refused(refusal),
-                    None => schema.execute(one).await,
-                });
-            }
-            BatchResponse::Batch(responses)
         }
+    };
+    let mut refusals = refusals.into_iter();
+    match request {
+        BatchRequest::Single(one) => BatchResponse::Single(answer(one, refusals.next().flatten()).await),
+        BatchRequest::Batch(many) => BatchResponse::Batch(
+            futures::future::join_all(many.into_iter().map(|one| answer(one, refusals.next().flatten()))).await,
+        ),
     }
 }
 
