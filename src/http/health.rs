@@ -42,7 +42,7 @@ pub async fn method_not_allowed() -> impl IntoResponse {
     (
         StatusCode::METHOD_NOT_ALLOWED,
         Json(graphql_error_body(
-            "method not allowed: GraphQL is sent with POST; GET serves GraphiQL",
+            "method not allowed on this path; the Allow header lists the ones it takes",
             "BAD_REQUEST",
         )),
     )
