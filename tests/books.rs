@@ -583,11 +583,7 @@ async fn trial_balance_and_general_ledger() {
 }
 
 async fn statements_sum(app: &TestApp) -> f64 {
-    let text = app.metrics().await;
-    text.lines()
-        .find_map(|l| l.strip_prefix("nusa_tenant_statements_per_request_sum "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    app.metric("nusa_tenant_statements_per_request_sum").await
 }
 
 #[tokio::test]

@@ -313,23 +313,14 @@ async fn sigterm_lets_a_slow_request_finish_and_exits_zero() {
     stopping.await.expect("the process exits 0");
 }
 
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn repeated_documents_are_parsed_once_and_broken_ones_every_time() {
     let app = TestApp::spawn().await;
     let t = app.create_tenant("parse-once", "PT Sekali Urai").await;
     let query = "query Named($first: Int) { accounts(first: $first) { nodes { code } } }";
-    let metrics = app.metrics().await;
     let (hits, misses) = (
-        counter(&metrics, "nusa_graphql_document_cache_hits_total"),
-        counter(&metrics, "nusa_graphql_document_cache_misses_total"),
+        app.metric("nusa_graphql_document_cache_hits_total").await,
+        app.metric("nusa_graphql_document_cache_misses_total").await,
     );
     for first in [1, 2, 3] {
         let (status, body) = app
@@ -348,10 +339,9 @@ async fn repeated_documents_are_parsed_once_and_broken_ones_every_time() {
             "a broken document is reported each time: {body}"
         );
     }
-    let metrics = app.metrics().await;
-    assert_eq!(counter(&metrics, "nusa_graphql_document_cache_hits_total") - hits, 2.0);
+    assert_eq!(app.metric("nusa_graphql_document_cache_hits_total").await - hits, 2.0);
     assert_eq!(
-        counter(&metrics, "nusa_graphql_document_cache_misses_total") - misses,
+        app.metric("nusa_graphql_document_cache_misses_total").await - misses,
         3.0
     );
 }

@@ -102,13 +102,8 @@ async fn serve(
         .map(|operation| check_scope(operation, &scopes).err())
         .collect();
     if !refusals.is_empty() && refusals.iter().all(Option::is_some) {
-        // Nothing may run, so no pool is touched.
-        let response = match request {
-            BatchRequest::Single(_) => {
-                BatchResponse::Single(refusals.into_iter().flatten().map(refused).next().unwrap_or_default())
-            }
-            BatchRequest::Batch(_) => BatchResponse::Batch(refusals.into_iter().flatten().map(refused).collect()),
-        };
+        // Nothing may run (`execute` only answers refusals), so no pool is touched.
+        let response = execute(&state.tenant_schema, request, refusals).await;
         return Ok((GraphQLResponse::from(response).into_response(), "FORBIDDEN"));
     }
     let lease = state.connections.get(&tenant).await?;

@@ -212,6 +212,16 @@ impl TestApp {
         response.text().await.expect("metrics text")
     }
 
+    /// The value of one sample in `/metrics` (0 when it is not there yet).
+    pub async fn metric(&self, sample: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// Runs an admin GraphQL operation with the admin token.
     pub async fn admin(&self, query: &str, variables: Value) -> (StatusCode, Value) {
         let response = self
