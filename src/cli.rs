@@ -104,13 +104,13 @@ pub enum TenantCommand {
     /// Dump the tenant's database (pg_dump custom format).
     Backup {
         slug: String,
-        #[arg(long)]
+        #[arg(long, value_parser = absolute_path_arg)]
         out: std::path::PathBuf,
     },
     /// Restore a backup into a fresh database and switch the tenant to it.
     Restore {
         slug: String,
-        #[arg(long)]
+        #[arg(long, value_parser = absolute_path_arg)]
         from: std::path::PathBuf,
     },
     /// Manage a tenant's API tokens.
@@ -384,6 +384,11 @@ async fn migrate_tenants(concurrency: usize, tenant: Option<String>, dry_run: bo
     Ok(())
 }
 
+/// `--out` / `--from`: absolute from the moment they are parsed.
+fn absolute_path_arg(raw: &str) -> Result<std::path::PathBuf, String> {
+    crate::config::absolute_path(raw).map_err(|e| format!("{e:#}"))
+}
+
 fn parse_slug(raw: &str) -> anyhow::Result<TenantSlug> {
     TenantSlug::parse(raw).map_err(|why| anyhow::anyhow!("invalid tenant slug '{raw}': {why}"))
 }
@@ -393,10 +398,15 @@ async fn serve() -> anyhow::Result<()> {
     let prepared = prepare(&settings).await?;
     let app = Application::build(prepared.config.clone()).await?;
     let base = format!("http://{}:{}", prepared.config.bind_addr.ip(), app.port());
-    if let Some(data_dir) = &prepared.data_dir {
+    if let Some(paths) = &prepared.embedded {
+        let data_dir = &paths.data_dir;
         let token = ensure_demo_tenant(app.services(), data_dir).await?;
         println!("Nusa Journal listening on {base}");
-        println!("  embedded PostgreSQL and secrets in {}", data_dir.display());
+        println!("  embedded PostgreSQL cluster in {}", paths.cluster_dir.display());
+        println!(
+            "  master key, admin token and demo token in {} (mode 0600)",
+            data_dir.display()
+        );
         println!("  demo company GraphiQL: {base}/{DEMO_SLUG}/graphql");
         println!("  demo token: {}", token.expose_secret());
         println!("  (send it as the header  Authorization: Bearer <token>)");
@@ -405,7 +415,7 @@ async fn serve() -> anyhow::Result<()> {
             data_dir.join("admin-token").display()
         );
     }
-    if prepared.data_dir.is_none() {
+    if prepared.embedded.is_none() {
         println!("Nusa Journal listening on {base}");
     }
     app.run_until_stopped(shutdown_signal()).await?;

@@ -32,7 +32,9 @@ pub struct Settings {
     pub old_master_keys: Option<SecretString>,
     /// `NUSA_ADMIN_TOKEN`: bearer token of the admin API.
     pub admin_token: Option<SecretString>,
-    /// `NUSA_DATA_DIR`: the embedded default's folder.
+    /// `NUSA_DATA_DIR`: the embedded default's folder, made absolute here (default
+    /// `./.nusa` of the working directory at start), so no later `current_dir` of a
+    /// child process changes what it means.
     pub data_dir: PathBuf,
     pub limits: TenancyLimits,
     /// `BIND_ADDR`.
@@ -189,9 +191,8 @@ impl Settings {
             master_key: var("NUSA_MASTER_KEY").map(SecretString::from),
             old_master_keys: var("NUSA_OLD_MASTER_KEYS").map(SecretString::from),
             admin_token: var("NUSA_ADMIN_TOKEN").map(SecretString::from),
-            data_dir: var("NUSA_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".nusa")),
+            data_dir: absolute_path(&var("NUSA_DATA_DIR").unwrap_or_else(|| ".nusa".to_owned()))
+                .context("NUSA_DATA_DIR")?,
             limits,
             bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             api: ApiLimits::from_env()?,
@@ -270,6 +271,15 @@ fn validate_role_prefix(prefix: &str) -> anyhow::Result<()> {
     }
 }
 
+/// `raw` as an absolute path, against the working directory at this moment. Every path
+/// from configuration or the command line goes through here once, when it is read.
+pub fn absolute_path(raw: &str) -> anyhow::Result<PathBuf> {
+    if raw.trim().is_empty() {
+        return Err(anyhow!("a path must not be empty"));
+    }
+    std::path::absolute(raw).with_context(|| format!("cannot make {raw:?} an absolute path"))
+}
+
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -290,6 +300,18 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_made_absolute_against_the_working_directory() {
+        let cwd = std::env::current_dir().expect("cwd");
+        assert_eq!(absolute_path(".nusa").expect("path"), cwd.join(".nusa"));
+        assert_eq!(
+            absolute_path("backups/a.dump").expect("path"),
+            cwd.join("backups/a.dump")
+        );
+        assert_eq!(absolute_path("/srv/nusa").expect("path"), PathBuf::from("/srv/nusa"));
+        assert!(absolute_path("").is_err());
+    }
 
     #[test]
     fn role_prefix_rules() {

@@ -1,7 +1,13 @@
 //! The embedded default: with no `REGISTRY_DATABASE_URL`, the service runs on a
-//! PostgreSQL cluster of its own under the data folder (default `./.nusa`), with a
-//! master key and admin token generated once and kept there (mode 0600), and a demo
-//! tenant `pt-demo` provisioned on the first run.
+//! PostgreSQL cluster of its own, with a master key and admin token generated once and
+//! kept in the data folder (default `./.nusa`, made absolute when the settings are
+//! read; mode 0600), and a demo tenant `pt-demo` provisioned on the first run.
+//!
+//! The cluster lives in `<data folder>/postgres`, except when we are root and the
+//! `postgres` user (which runs the server) cannot reach the data folder, as for a clone
+//! under `/root`: then it goes under that user's home,
+//! `/var/lib/postgresql/nusa-journal/<id>`, and the file `postgres-location` in the data
+//! folder records where, so the next run from the same folder finds the same cluster.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,7 +17,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{ServiceConfig, Settings};
-use crate::local_postgres::{write_private, ClusterOptions, LocalCluster};
+use crate::local_postgres::{self, write_private, ClusterOptions, LocalCluster};
 use crate::startup::Services;
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::registry::connect_pool;
@@ -29,9 +35,22 @@ pub struct Prepared {
     pub config: ServiceConfig,
     /// Stops the cluster (if this process started it) when dropped.
     pub cluster: Option<LocalCluster>,
-    /// The data folder, when running on the embedded default.
-    pub data_dir: Option<PathBuf>,
+    /// Where the embedded default keeps its files, when running on it.
+    pub embedded: Option<EmbeddedPaths>,
 }
+
+/// The folders of the embedded default (both absolute).
+#[derive(Debug, Clone)]
+pub struct EmbeddedPaths {
+    /// Master key, admin token and demo token (0600), and `postgres-location`.
+    pub data_dir: PathBuf,
+    /// The PostgreSQL cluster's folder (`pgdata/`, its log, its superuser password).
+    pub cluster_dir: PathBuf,
+}
+
+/// In the data folder: the absolute path of the cluster's folder, when it is not
+/// `<data folder>/postgres`.
+const CLUSTER_LOCATION_FILE: &str = "postgres-location";
 
 /// Turns settings into a complete configuration, starting the embedded cluster if needed.
 pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
@@ -48,15 +67,16 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
         return Ok(Prepared {
             config,
             cluster: None,
-            data_dir: None,
+            embedded: None,
         });
     }
 
     let data_dir = settings.data_dir.clone();
     fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    restrict_data_dir(&data_dir)?;
+    let cluster_dir = cluster_dir(&data_dir)?;
+    restrict_data_dir(&data_dir, cluster_dir.starts_with(&data_dir))?;
     let options = ClusterOptions {
-        root: data_dir.join("postgres"),
+        root: cluster_dir.clone(),
         durable: true,
     };
     let cluster = tokio::task::spawn_blocking(move || LocalCluster::start_or_reuse(&options)).await??;
@@ -80,15 +100,45 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     Ok(Prepared {
         config,
         cluster: Some(cluster),
-        data_dir: Some(data_dir),
+        embedded: Some(EmbeddedPaths { data_dir, cluster_dir }),
     })
 }
 
-/// The data folder holds secrets: only its owner may list it. When we are root the
-/// `postgres` user must still pass through it to reach the cluster, hence 0711.
-fn restrict_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+/// Where the cluster of `data_dir` lives: where an earlier run recorded it, else
+/// `<data_dir>/postgres` when the server can reach it, else a new folder under the
+/// `postgres` user's home (recorded for the next run).
+fn cluster_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
+    let location_file = data_dir.join(CLUSTER_LOCATION_FILE);
+    if let Ok(recorded) = fs::read_to_string(&location_file) {
+        let recorded = PathBuf::from(recorded.trim());
+        if recorded.is_absolute() {
+            return Ok(recorded);
+        }
+        anyhow::bail!(
+            "{} should hold an absolute path, not {:?}; remove it to let the service choose again",
+            location_file.display(),
+            recorded
+        );
+    }
+    let in_place = data_dir.join("postgres");
+    if in_place.join("pgdata").exists() || local_postgres::server_can_reach(&in_place)? {
+        return Ok(in_place);
+    }
+    let elsewhere = local_postgres::server_user_clusters_dir()?.join(uuid::Uuid::new_v4().simple().to_string());
+    write_private(&location_file, &elsewhere.to_string_lossy())?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        cluster = %elsewhere.display(),
+        "the postgres user cannot reach the data folder: the cluster goes under its home"
+    );
+    Ok(elsewhere)
+}
+
+/// The data folder holds secrets: only its owner may list it. When we are root and the
+/// cluster is inside it, the `postgres` user must still pass through, hence 0711.
+fn restrict_data_dir(data_dir: &Path, holds_cluster: bool) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = if nix::unistd::Uid::effective().is_root() {
+    let mode = if holds_cluster && nix::unistd::Uid::effective().is_root() {
         0o711
     } else {
         0o700

@@ -119,10 +119,14 @@ const SUPERUSER: &str = "postgres";
 
 impl LocalCluster {
     /// Starts the cluster in `options.root`, creating it on first use; reuses a server
-    /// already running there.
+    /// already running there. A cluster left half-made by an earlier run that stopped
+    /// part-way (no completion marker) is removed and made again.
     pub fn start_or_reuse(options: &ClusterOptions) -> anyhow::Result<Self> {
         let binaries = PgBinaries::locate()?;
-        let root = &options.root;
+        let root =
+            std::path::absolute(&options.root).with_context(|| format!("resolving {}", options.root.display()))?;
+        let root = root.as_path();
+        let created_root = !root.exists();
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
         let run_as = RunAs::detect()?;
         if let Some(run_as) = &run_as {
@@ -132,8 +136,15 @@ impl LocalCluster {
         }
         let data = root.join("pgdata");
         let password_file = root.join("superuser-password");
-        if !data.join("PG_VERSION").exists() {
-            initdb(&binaries, &data, &password_file, run_as.as_ref(), options.durable)?;
+        match ClusterState::of(root) {
+            ClusterState::Complete => {}
+            ClusterState::Legacy => write_private(&root.join(COMPLETE_MARKER), "")?,
+            ClusterState::HalfMade => {
+                tracing::warn!(data = %data.display(), "a half-made cluster from an earlier run: making it again");
+                fs::remove_dir_all(&data).with_context(|| format!("removing the half-made {}", data.display()))?;
+                create_cluster(&binaries, root, run_as.as_ref(), options.durable, created_root)?;
+            }
+            ClusterState::Absent => create_cluster(&binaries, root, run_as.as_ref(), options.durable, created_root)?,
         }
         let superuser_password = SecretString::from(
             fs::read_to_string(&password_file)
@@ -240,21 +251,41 @@ impl RunAs {
 
     /// Every folder above `root` must let the postgres user pass.
     fn check_reachable(&self, root: &Path) -> anyhow::Result<()> {
+        match self.first_closed_ancestor(root)? {
+            None => Ok(()),
+            Some((dir, mode)) => bail!(
+                "PostgreSQL runs as the `postgres` user, which cannot enter {} (mode {mode:o}); \
+                 choose a data folder it can reach with NUSA_DATA_DIR (e.g. under /var/lib or /srv)",
+                dir.display()
+            ),
+        }
+    }
+
+    /// The first folder on the way to `path` (itself included when it is a folder) that
+    /// the postgres user may not pass, with its mode.
+    fn first_closed_ancestor(&self, path: &Path) -> anyhow::Result<Option<(PathBuf, u32)>> {
         use std::os::unix::fs::MetadataExt;
-        let absolute = fs::canonicalize(root)?;
-        for dir in absolute.ancestors().skip(1) {
-            let meta = fs::metadata(dir)?;
-            let passable = meta.mode() & 0o001 != 0 || (meta.uid() == self.uid.as_raw() && meta.mode() & 0o100 != 0);
+        let absolute = std::path::absolute(path)?;
+        for dir in absolute.ancestors() {
+            let Ok(meta) = fs::metadata(dir) else {
+                continue; // not made yet: it will be made passable
+            };
+            if !meta.is_dir() {
+                continue;
+            }
+            let mode = meta.mode();
+            let passable = if meta.uid() == self.uid.as_raw() {
+                mode & 0o100 != 0
+            } else if meta.gid() == self.gid.as_raw() {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            };
             if !passable {
-                bail!(
-                    "PostgreSQL runs as the `postgres` user, which cannot enter {} (mode {:o}); \
-                     choose a data folder it can reach with NUSA_DATA_DIR (e.g. under /var/lib or /srv)",
-                    dir.display(),
-                    meta.mode() & 0o777
-                );
+                return Ok(Some((dir.to_path_buf(), mode & 0o777)));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn chown(&self, path: &Path) -> anyhow::Result<()> {
@@ -262,23 +293,86 @@ impl RunAs {
     }
 }
 
+/// Written into the cluster's folder once `initdb` and the password file are complete:
+/// a `pgdata` without it is what a run stopped part-way left behind.
+const COMPLETE_MARKER: &str = "cluster-complete";
+
+/// What an earlier run left in a cluster folder.
+#[derive(Debug, PartialEq, Eq)]
+enum ClusterState {
+    /// Nothing yet.
+    Absent,
+    /// Made completely (the marker is there).
+    Complete,
+    /// Made before the marker existed, and started at least once (so `initdb` finished).
+    Legacy,
+    /// `pgdata` exists but was never finished: safe to remove and make again.
+    HalfMade,
+}
+
+impl ClusterState {
+    fn of(root: &Path) -> ClusterState {
+        let data = root.join("pgdata");
+        if root.join(COMPLETE_MARKER).exists() && data.join("PG_VERSION").exists() {
+            ClusterState::Complete
+        } else if data.join("postmaster.opts").exists() && root.join("superuser-password").exists() {
+            ClusterState::Legacy
+        } else if data.exists() {
+            ClusterState::HalfMade
+        } else {
+            ClusterState::Absent
+        }
+    }
+}
+
+/// Runs `initdb` in `root/pgdata` and writes the superuser password and the completion
+/// marker. On failure it removes what it made (the whole `root` when this run created
+/// it), so the next run starts clean.
+fn create_cluster(
+    binaries: &PgBinaries,
+    root: &Path,
+    run_as: Option<&RunAs>,
+    durable: bool,
+    created_root: bool,
+) -> anyhow::Result<()> {
+    let marker = root.join(COMPLETE_MARKER);
+    let password_file = root.join("superuser-password");
+    let outcome = initdb(binaries, root, &password_file, run_as, durable).and_then(|()| write_private(&marker, ""));
+    if let Err(err) = outcome {
+        let _ = fs::remove_dir_all(root.join("pgdata"));
+        let _ = fs::remove_file(&password_file);
+        let _ = fs::remove_file(root.join(".initdb-pwfile"));
+        if created_root {
+            let _ = fs::remove_dir_all(root);
+        }
+        return Err(err.context(format!(
+            "could not create the PostgreSQL cluster in {}; nothing of it was kept: fix the cause above and run \
+             again, or set NUSA_DATA_DIR to another folder (or REGISTRY_DATABASE_URL to an existing server)",
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
 fn initdb(
     binaries: &PgBinaries,
-    data: &Path,
+    root: &Path,
     password_file: &Path,
     run_as: Option<&RunAs>,
     durable: bool,
 ) -> anyhow::Result<()> {
-    fs::create_dir_all(data)?;
-    fs::set_permissions(data, fs::Permissions::from_mode(0o700))?;
+    let data = root.join("pgdata");
+    fs::create_dir_all(&data)?;
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o700))?;
     let password = Alphanumeric.sample_string(&mut rand::thread_rng(), 32);
     write_private(password_file, &password)?;
     // initdb reads the password from a file the cluster's user can read; removed right after.
-    let pwfile = data.parent().unwrap_or(data).join(".initdb-pwfile");
+    // Every path is absolute, so the working directory below changes none of them.
+    let pwfile = root.join(".initdb-pwfile");
     write_private(&pwfile, &password)?;
     let mut cmd = Command::new(binaries.tool("initdb"));
     cmd.arg("-D")
-        .arg(data)
+        .arg(&data)
         .args([
             "-U",
             SUPERUSER,
@@ -289,23 +383,47 @@ fn initdb(
             "--no-instructions",
         ])
         .arg(format!("--pwfile={}", pwfile.display()))
-        .current_dir(data.parent().unwrap_or(data))
+        .current_dir(root)
         .stdout(Stdio::null());
     if !durable {
         cmd.arg("--no-sync");
     }
     if let Some(run_as) = run_as {
-        run_as.chown(data)?;
+        run_as.chown(&data)?;
         run_as.chown(&pwfile)?;
         run_as.apply(&mut cmd);
     }
-    let output = cmd.output().context("running initdb")?;
+    let output = cmd.output().context("running initdb");
     let _ = fs::remove_file(&pwfile);
+    let output = output?;
     if !output.status.success() {
-        let _ = fs::remove_dir_all(data);
         bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
     Ok(())
+}
+
+/// Whether a server started by us could reach `path`: always when we are not root (it
+/// runs as us); as root, when the `postgres` user may pass every folder down to it.
+pub fn server_can_reach(path: &Path) -> anyhow::Result<bool> {
+    Ok(match RunAs::detect()? {
+        None => true,
+        Some(run_as) => run_as.first_closed_ancestor(path)?.is_none(),
+    })
+}
+
+/// Where clusters go when, as root, the data folder is closed to the `postgres` user:
+/// `nusa-journal/` under that user's home (`/var/lib/postgresql` on Debian), or
+/// `/var/lib/nusa-journal` when the home is missing or closed.
+pub fn server_user_clusters_dir() -> anyhow::Result<PathBuf> {
+    let fallback = PathBuf::from("/var/lib/nusa-journal");
+    let Some(run_as) = RunAs::detect()? else {
+        return Ok(fallback);
+    };
+    let home = User::from_uid(run_as.uid)?.map(|user| user.dir);
+    Ok(match home {
+        Some(home) if home.is_dir() && run_as.first_closed_ancestor(&home)?.is_none() => home.join("nusa-journal"),
+        _ => fallback,
+    })
 }
 
 /// Writes a file only its owner can read (mode 0600).

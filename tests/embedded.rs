@@ -3,9 +3,9 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use common::ServerProcess;
+use common::{Launch, ServerProcess};
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -131,4 +131,227 @@ async fn with_a_registry_url_no_local_cluster_is_started() {
     assert_eq!(ready.status(), 200);
     assert!(!data.path().join("postgres").exists(), "no local cluster");
     stop(running).await;
+}
+
+// ---- The README's first command, exactly as written: no arguments, no NUSA_DATA_DIR ----
+
+/// A new folder with `mode`, removed at the end of the test.
+fn folder_with_mode(parent: Option<&Path>, mode: u32) -> tempfile::TempDir {
+    let dir = match parent {
+        Some(parent) => tempfile::tempdir_in(parent),
+        None => tempfile::tempdir(),
+    }
+    .expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).expect("chmod");
+    dir
+}
+
+/// The postmaster's pid, from `postmaster.pid` in the cluster folder.
+fn postmaster_pid(cluster_dir: &Path) -> i32 {
+    let text = std::fs::read_to_string(cluster_dir.join("pgdata/postmaster.pid")).expect("postmaster.pid");
+    text.lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("pid line")
+}
+
+/// No process of the cluster is left: the postmaster is gone and no process names its folder.
+async fn nothing_of_it_keeps_running(cluster_dir: &Path, postmaster: i32) {
+    let needle = cluster_dir.to_string_lossy().into_owned();
+    let gone = common::eventually(std::time::Duration::from_secs(60), || {
+        let needle = needle.clone();
+        async move {
+            let postmaster_alive = std::fs::read_to_string(format!("/proc/{postmaster}/stat"))
+                .is_ok_and(|stat| !stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')));
+            let any_named = std::fs::read_dir("/proc").expect("/proc").flatten().any(|entry| {
+                std::fs::read(entry.path().join("cmdline"))
+                    .map(|cmd| String::from_utf8_lossy(&cmd).replace('\0', " ").contains(&needle))
+                    .unwrap_or(false)
+            });
+            !postmaster_alive && !any_named
+        }
+    })
+    .await;
+    assert!(
+        gone,
+        "a process of the cluster in {needle} is still running after SIGTERM"
+    );
+    assert!(
+        !cluster_dir.join("pgdata/postmaster.pid").exists(),
+        "the cluster was shut down cleanly"
+    );
+}
+
+/// Runs the binary twice from `launch.current_dir` with nothing set; both runs serve
+/// `pt-demo` with the same data and token, and SIGTERM leaves nothing running.
+/// Returns the cluster folder and the banner of the first run.
+async fn first_command_twice(launch: &Launch) -> (PathBuf, Vec<String>) {
+    let cwd = launch.current_dir.clone().expect("a working directory");
+    let data_dir = cwd.join(".nusa");
+    let first = ServerProcess::launch(launch, &[], &[], true).await;
+    let token = first.demo_token.clone().expect("demo token printed");
+    let first_company = company(&first.base, &token).await;
+    assert_eq!(first_company["name"], "PT Demo Nusantara", "{:?}", first.banner);
+    for secret in ["master.key", "admin-token", "demo-token"] {
+        assert_eq!(mode(&data_dir.join(secret)), 0o600, "{secret}");
+    }
+    let cluster_dir = match std::fs::read_to_string(data_dir.join("postgres-location")) {
+        Ok(recorded) => PathBuf::from(recorded.trim()),
+        Err(_) => data_dir.join("postgres"),
+    };
+    assert_eq!(mode(&cluster_dir.join("superuser-password")), 0o600);
+    let banner = first.banner.clone();
+    for (what, path) in [("cluster", &cluster_dir), ("secrets", &data_dir)] {
+        assert!(
+            banner.iter().any(|line| line.contains(&*path.to_string_lossy())),
+            "the start-up lines say where the {what} is ({}): {banner:?}",
+            path.display()
+        );
+    }
+    let pid = postmaster_pid(&cluster_dir);
+    first.stop().await;
+    nothing_of_it_keeps_running(&cluster_dir, pid).await;
+
+    let second = ServerProcess::launch(launch, &[], &[], true).await;
+    assert_eq!(second.demo_token.as_deref(), Some(token.as_str()), "same demo token");
+    assert_eq!(
+        company(&second.base, &token).await["id"],
+        first_company["id"],
+        "the second run serves the same data"
+    );
+    let pid = postmaster_pid(&cluster_dir);
+    second.stop().await;
+    nothing_of_it_keeps_running(&cluster_dir, pid).await;
+    (cluster_dir, banner)
+}
+
+#[tokio::test]
+async fn the_first_command_works_from_a_fresh_empty_folder() {
+    let cwd = folder_with_mode(None, 0o755);
+    let launch = Launch {
+        current_dir: Some(cwd.path().to_path_buf()),
+        ..Launch::default()
+    };
+    let (cluster_dir, _) = first_command_twice(&launch).await;
+    assert_eq!(
+        cluster_dir,
+        cwd.path().join(".nusa/postgres"),
+        "a folder the server can reach keeps the cluster inside"
+    );
+}
+
+/// Removes a cluster folder outside the test's temp folders, even when the test fails.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn as_root_under_a_closed_parent_the_cluster_goes_where_postgres_can_reach() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: only root runs the cluster as another user (the `postgres` user)");
+        return;
+    }
+    let closed_parent = folder_with_mode(None, 0o700);
+    let cwd = folder_with_mode(Some(closed_parent.path()), 0o755);
+    let launch = Launch {
+        current_dir: Some(cwd.path().to_path_buf()),
+        ..Launch::default()
+    };
+    let recorded = cwd.path().join(".nusa/postgres-location");
+    let cleanup = async {
+        // The location is recorded before the cluster is made: clean it up whatever happens.
+        common::eventually(std::time::Duration::from_secs(180), || async { recorded.exists() }).await;
+        std::fs::read_to_string(&recorded)
+            .ok()
+            .map(|p| RemoveOnDrop(PathBuf::from(p.trim())))
+    };
+    let ((cluster_dir, banner), _guard) = tokio::join!(first_command_twice(&launch), cleanup);
+    let clusters = nusa_journal::local_postgres::server_user_clusters_dir().expect("clusters dir");
+    assert!(
+        cluster_dir.starts_with(&clusters),
+        "the cluster {} is under {}",
+        cluster_dir.display(),
+        clusters.display()
+    );
+    assert!(
+        !cwd.path().join(".nusa/postgres").exists(),
+        "nothing of the cluster in ./.nusa"
+    );
+    assert_eq!(mode(&cwd.path().join(".nusa")), 0o700, "the data folder stays closed");
+    assert!(banner.iter().any(|l| l.contains("cluster in")), "{banner:?}");
+}
+
+/// An unprivileged system user for the test, made if missing (`None` where impossible).
+fn unprivileged_user() -> Option<(u32, u32)> {
+    const NAME: &str = "nusa-journal-it";
+    let existing = || nix::unistd::User::from_name(NAME).ok().flatten();
+    if existing().is_none() {
+        let made = std::process::Command::new("useradd")
+            .args([
+                "--system",
+                "--no-create-home",
+                "--user-group",
+                "--shell",
+                "/usr/sbin/nologin",
+                NAME,
+            ])
+            .output();
+        if let Err(err) = made {
+            eprintln!("useradd could not run: {err}");
+        }
+    }
+    existing().map(|user| (user.uid.as_raw(), user.gid.as_raw()))
+}
+
+#[tokio::test]
+async fn the_first_command_works_for_an_unprivileged_user() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: the unprivileged case is the other tests' own case when not run as root");
+        return;
+    }
+    let Some((uid, gid)) = unprivileged_user() else {
+        eprintln!("skipped: no unprivileged user could be created on this machine");
+        return;
+    };
+    // A copy of the binary the user may run, wherever the checkout is.
+    let bin_dir = folder_with_mode(None, 0o755);
+    let program = bin_dir.path().join("nusa-journal");
+    std::fs::copy(common::BINARY, &program).expect("copy the binary");
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let cwd = folder_with_mode(None, 0o700);
+    nix::unistd::chown(cwd.path(), Some(uid.into()), Some(gid.into())).expect("chown");
+    let launch = Launch {
+        program: Some(program),
+        current_dir: Some(cwd.path().to_path_buf()),
+        user: Some((uid, gid)),
+    };
+    let (cluster_dir, _) = first_command_twice(&launch).await;
+    assert_eq!(cluster_dir, cwd.path().join(".nusa/postgres"));
+    use std::os::unix::fs::MetadataExt;
+    let owner = std::fs::metadata(cluster_dir.join("pgdata")).expect("pgdata").uid();
+    assert_eq!(owner, uid, "the cluster runs as the user who started the service");
+}
+
+#[tokio::test]
+async fn a_half_made_cluster_from_an_interrupted_first_run_is_made_again() {
+    let cwd = folder_with_mode(None, 0o755);
+    // What an initdb killed part-way leaves: a pgdata with a few files, no completion marker.
+    let pgdata = cwd.path().join(".nusa/postgres/pgdata");
+    std::fs::create_dir_all(pgdata.join("base")).expect("pgdata");
+    std::fs::write(pgdata.join("PG_VERSION"), "15\n").expect("PG_VERSION");
+    std::fs::write(cwd.path().join(".nusa/postgres/.initdb-pwfile"), "stale").expect("pwfile");
+    let launch = Launch {
+        current_dir: Some(cwd.path().to_path_buf()),
+        ..Launch::default()
+    };
+    let running = ServerProcess::launch(&launch, &[], &[], true).await;
+    let token = running.demo_token.clone().expect("demo token");
+    assert_eq!(company(&running.base, &token).await["name"], "PT Demo Nusantara");
+    assert!(cwd.path().join(".nusa/postgres/cluster-complete").exists());
+    assert!(!cwd.path().join(".nusa/postgres/.initdb-pwfile").exists());
+    running.stop().await;
 }

@@ -311,10 +311,18 @@ pub struct ServerProcess {
     pub base: String,
     /// The demo token, when the embedded default printed one.
     pub demo_token: Option<String>,
+    /// The lines printed on stdout up to the token (or the listening line).
+    pub banner: Vec<String>,
 }
 
 fn binary_command(envs: &[(String, String)]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(BINARY);
+    program_command(std::path::Path::new(BINARY), envs)
+}
+
+/// `program` (a copy of the binary) with none of the service's settings but `envs`, and
+/// any free port.
+fn program_command(program: &std::path::Path, envs: &[(String, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
     for var in [
         "REGISTRY_DATABASE_URL",
         "NUSA_MASTER_KEY",
@@ -331,21 +339,65 @@ fn binary_command(envs: &[(String, String)]) -> tokio::process::Command {
     command
 }
 
+/// How to launch the binary: which program, from which folder, as which user.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Another copy of the binary (one an unprivileged user can execute); `BINARY` if unset.
+    pub program: Option<PathBuf>,
+    /// The working directory; the test's own if unset.
+    pub current_dir: Option<PathBuf>,
+    /// Run as this uid/gid (the test must be root).
+    pub user: Option<(u32, u32)>,
+}
+
 impl ServerProcess {
     /// Starts `nusa-journal serve` and reads its banner until it serves.
     pub async fn start(envs: &[(String, String)], expect_demo: bool) -> ServerProcess {
+        Self::launch(&Launch::default(), &[], envs, expect_demo).await
+    }
+
+    /// Starts the binary with `args` as `launch` says and reads its banner until it
+    /// serves (and, with `expect_demo`, until it has printed the demo token).
+    pub async fn launch(launch: &Launch, args: &[&str], envs: &[(String, String)], expect_demo: bool) -> ServerProcess {
         use tokio::io::{AsyncBufReadExt, BufReader};
-        let mut child = binary_command(envs)
+        let program = launch.program.as_deref().unwrap_or(std::path::Path::new(BINARY));
+        let mut command = program_command(program, envs);
+        if let Some(dir) = &launch.current_dir {
+            command.current_dir(dir);
+        }
+        if let Some((uid, gid)) = launch.user {
+            command.uid(uid).gid(gid);
+            command.env(
+                "HOME",
+                launch.current_dir.as_deref().unwrap_or(std::path::Path::new("/")),
+            );
+        }
+        let mut child = command
+            .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("spawn nusa-journal");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut errors = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let stderr_tail = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+        let tail = stderr_tail.clone();
+        // Keep draining stderr (the logs); keep its last lines for a failure message.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = errors.next_line().await {
+                let mut tail = tail.lock().unwrap_or_else(|p| p.into_inner());
+                tail.push(line);
+                let excess = tail.len().saturating_sub(20);
+                tail.drain(..excess);
+            }
+        });
         let mut base = None;
         let mut demo_token = None;
-        let banner = async {
+        let mut banner = Vec::new();
+        let reading = async {
             while let Ok(Some(line)) = lines.next_line().await {
+                banner.push(line.clone());
                 if let Some(rest) = line.strip_prefix("Nusa Journal listening on ") {
                     base = Some(rest.trim().to_owned());
                     if !expect_demo {
@@ -358,15 +410,23 @@ impl ServerProcess {
                 }
             }
         };
-        tokio::time::timeout(std::time::Duration::from_secs(120), banner)
-            .await
-            .expect("the service prints its banner");
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(180), reading).await;
+        let Some(base) = base.filter(|_| finished.is_ok()) else {
+            let _ = child.start_kill();
+            let status = child.wait().await;
+            panic!(
+                "the service did not print its banner ({status:?}); stdout:\n{}\nstderr ends:\n{}",
+                banner.join("\n"),
+                stderr_tail.lock().unwrap_or_else(|p| p.into_inner()).join("\n")
+            );
+        };
         // Keep draining stdout so the process never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         ServerProcess {
             child,
-            base: base.expect("listening line"),
+            base,
             demo_token,
+            banner,
         }
     }
 
@@ -395,6 +455,7 @@ impl ServerProcess {
             child,
             base: base.expect("listening line"),
             demo_token: None,
+            banner: Vec::new(),
         }
     }
 
