@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use migration::MigratorTrait;
 use nusa_journal::config::TenancyLimits;
 use nusa_journal::local_postgres::{ClusterOptions, LocalCluster};
-use nusa_journal::startup::Services;
+use nusa_journal::services::Services;
 use nusa_journal::tenancy::credentials::{single_connection, unseal};
 use nusa_journal::tenancy::fleet::{migrate_tenants, MigrateOptions, Summary};
 use nusa_journal::tenancy::provision::NewTenant;

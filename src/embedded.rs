@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{ServiceConfig, Settings};
 use crate::local_postgres::{self, write_private, ClusterOptions, LocalCluster};
-use crate::startup::Services;
+use crate::services::Services;
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::registry::connect_pool;
 use crate::tenancy::sealing::MasterKey;

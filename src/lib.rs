@@ -35,6 +35,8 @@ pub mod ledger;
 pub mod local_postgres;
 /// Prometheus metrics of one application instance.
 pub mod metrics;
+/// The long-lived handles shared by the server, the admin API and the CLI.
+pub mod services;
 /// Building, binding, serving and stopping the application.
 pub mod startup;
 /// The tracing subscriber.

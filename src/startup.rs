@@ -12,56 +12,7 @@ use crate::graphql::documents::DocumentCache;
 use crate::graphql::{admin, tenant};
 use crate::http::{router, AppInner, AppState};
 use crate::metrics::Metrics;
-use crate::tenancy::connections::TenantConnections;
-use crate::tenancy::directory::TenantDirectory;
-use crate::tenancy::invalidation::Invalidation;
-use crate::tenancy::lifecycle::Lifecycle;
-use crate::tenancy::provision::{Placement, Provisioner};
-use crate::tenancy::registry::{connect_pool, Registry};
-
-/// The long-lived parts of the service, shared by `serve`, the admin API and the CLI.
-#[derive(Clone)]
-pub struct Services {
-    pub registry: Registry,
-    /// Cached registry reads for the request path.
-    pub directory: Arc<TenantDirectory>,
-    pub connections: Arc<TenantConnections>,
-    pub invalidation: Invalidation,
-    pub lifecycle: Lifecycle,
-}
-
-impl Services {
-    /// Connects to the registry (applying its pending migrations) and the admin database.
-    pub async fn connect(config: &ServiceConfig) -> anyhow::Result<Self> {
-        let registry = Registry::connect(&config.registry_url).await?;
-        registry.migrate().await?;
-        let admin = connect_pool(&config.tenant_admin_url, "nusa-journal-admin", 4).await?;
-        let placement = Placement {
-            db_host: config.tenant_db_host.clone(),
-            db_port: config.tenant_db_port,
-            role_prefix: config.tenant_role_prefix.clone(),
-            admin_url: config.tenant_admin_url.clone(),
-            use_template: config.use_template,
-        };
-        let provisioner = Provisioner::new(registry.clone(), admin, config.sealer.clone(), placement);
-        let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
-        let directory = Arc::new(TenantDirectory::new(registry.clone(), config.limits.registry_cache_ttl));
-        let invalidation = Invalidation::new(directory.clone(), connections.clone());
-        let lifecycle = Lifecycle::new(
-            registry.clone(),
-            provisioner,
-            invalidation.clone(),
-            config.sealer.clone(),
-        );
-        Ok(Services {
-            registry,
-            directory,
-            connections,
-            invalidation,
-            lifecycle,
-        })
-    }
-}
+use crate::services::Services;
 
 /// A tenant still PROVISIONING after this long was abandoned by a crash (a live
 /// provisioning takes well under a second; the margin covers slow template rebuilds).
@@ -72,7 +23,6 @@ pub struct Application {
     listener: TcpListener,
     port: u16,
     state: AppState,
-    services: Services,
 }
 
 impl Application {
@@ -91,9 +41,7 @@ impl Application {
             .finish();
         let documents = Arc::new(DocumentCache::new(config.api.document_cache_entries));
         let state = AppState(Arc::new(AppInner {
-            registry: services.registry.clone(),
-            directory: services.directory.clone(),
-            connections: services.connections.clone(),
+            services: services.clone(),
             metrics: Metrics::new(
                 services.connections.clone(),
                 &documents,
@@ -109,12 +57,7 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
-        Ok(Application {
-            listener,
-            port,
-            state,
-            services,
-        })
+        Ok(Application { listener, port, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -122,15 +65,15 @@ impl Application {
     }
 
     pub fn services(&self) -> &Services {
-        &self.services
+        &self.state.services
     }
 
     /// Serves until `shutdown` completes, lets in-flight requests finish, then closes
     /// every tenant pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let connections = self.services.connections.clone();
+        let connections = self.state.services.connections.clone();
         let grace = self.state.limits.shutdown_grace;
-        let listener_task = self.services.invalidation.spawn_listener();
+        let listener_task = self.state.services.invalidation.spawn_listener();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
             shutdown.await;

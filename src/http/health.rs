@@ -15,7 +15,7 @@ pub async fn healthz() -> impl IntoResponse {
 
 /// 200 when the registry database answers, 503 otherwise.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    if state.registry.is_ready().await {
+    if state.services.registry.is_ready().await {
         (StatusCode::OK, Json(serde_json::json!({ "status": "ready" })))
     } else {
         (
@@ -55,6 +55,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(&state.registry).await,
+        state.metrics.render(&state.services.registry).await,
     )
 }

@@ -19,18 +19,15 @@ use tower_http::LatencyUnit;
 use crate::graphql::admin::AdminSchema;
 use crate::graphql::tenant::TenantSchema;
 use crate::metrics::Metrics;
-use crate::tenancy::connections::TenantConnections;
-use crate::tenancy::directory::TenantDirectory;
-use crate::tenancy::registry::Registry;
+use crate::services::Services;
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState(pub Arc<AppInner>);
 
 pub struct AppInner {
-    pub registry: Registry,
-    pub directory: Arc<TenantDirectory>,
-    pub connections: Arc<TenantConnections>,
+    /// Registry, directory, pools, lifecycle: the same handles the admin API and CLI use.
+    pub services: Services,
     pub metrics: Metrics,
     pub limits: crate::config::ApiLimits,
     pub tenant_schema: TenantSchema,

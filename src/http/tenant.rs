@@ -68,7 +68,12 @@ async fn serve(
 ) -> Result<(Response, &'static str)> {
     let span = tracing::Span::current();
     let slug = parse_slug(path)?;
-    let tenant = state.directory.tenant(&slug).await?.ok_or(Error::TenantNotFound)?;
+    let tenant = state
+        .services
+        .directory
+        .tenant(&slug)
+        .await?
+        .ok_or(Error::TenantNotFound)?;
     span.record("tenant", tenant.slug.as_str());
     match tenant.status {
         TenantStatus::Deleted => return Err(Error::TenantNotFound),
@@ -77,7 +82,7 @@ async fn serve(
         }
         TenantStatus::Active | TenantStatus::Suspended => {}
     }
-    let scopes = verify_tenant_token(&state.directory, &tenant, &headers).await?;
+    let scopes = verify_tenant_token(&state.services.directory, &tenant, &headers).await?;
     observed.tenant = Some(tenant.slug.clone());
     if tenant.status == TenantStatus::Suspended {
         return Err(Error::TenantSuspended);
@@ -106,7 +111,7 @@ async fn serve(
         let response = execute(&state.tenant_schema, request, refusals).await;
         return Ok((GraphQLResponse::from(response).into_response(), "FORBIDDEN"));
     }
-    let lease = state.connections.get(&tenant).await?;
+    let lease = state.services.connections.get(&tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
     let statements = Arc::new(AtomicU64::new(0));
     let mut conn = lease.conn.clone();
@@ -135,7 +140,7 @@ async fn serve(
     if database_lost {
         // The pool's connections died under us: answer 503 as API.md says, and let the
         // next request reopen the pool (with backoff) instead of reusing dead connections.
-        state.connections.invalidate(&tenant.slug);
+        state.services.connections.invalidate(&tenant.slug);
         *http.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
         return Ok((http, "TENANT_UNAVAILABLE"));
     }

@@ -7,7 +7,7 @@ mod tokens;
 use async_graphql::{Context, EmptySubscription, ErrorExtensions, MergedObject, Schema};
 
 use crate::error::Error;
-use crate::startup::Services;
+use crate::services::Services;
 
 pub use tenants::{Tenant, TenantStatusGql};
 
