@@ -152,14 +152,7 @@ fn restrict_data_dir(data_dir: &Path, holds_cluster: bool) -> anyhow::Result<()>
 async fn repoint_tenants(config: &ServiceConfig, old_port: u16, new_port: u16) -> anyhow::Result<()> {
     let registry = crate::tenancy::registry::Registry::connect(&config.registry_url).await?;
     registry.migrate().await?;
-    registry
-        .db()
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE tenants SET db_port = $1, updated_at = now() WHERE db_host = '127.0.0.1' AND db_port = $2",
-            [i32::from(new_port).into(), i32::from(old_port).into()],
-        ))
-        .await?;
+    registry.repoint_port("127.0.0.1", old_port, new_port).await?;
     tracing::info!(
         old_port,
         new_port,

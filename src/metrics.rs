@@ -19,7 +19,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry as MetricsRegistry;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::tenancy::connections::TenantConnections;
 use crate::tenancy::registry::Registry;
@@ -194,34 +193,18 @@ impl Metrics {
     }
 
     async fn refresh_registry_gauges(&self, registry: &Registry) {
-        let statuses = registry
-            .db()
-            .query_all_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT status AS label, count(*) AS n FROM tenants GROUP BY status",
-            ))
-            .await;
-        let events = registry
-            .db()
-            .query_all_raw(Statement::from_string(
-                DbBackend::Postgres,
-                "SELECT kind AS label, count(*) AS n FROM tenant_events GROUP BY kind",
-            ))
-            .await;
-        match (statuses, events) {
-            (Ok(statuses), Ok(events)) => {
-                for row in statuses {
-                    if let (Ok(status), Ok(n)) = (row.try_get::<String>("", "label"), row.try_get::<i64>("", "n")) {
-                        self.tenants.get_or_create(&StatusLabels { status }).set(n);
-                    }
+        match registry.figures().await {
+            Ok(figures) => {
+                for (status, n) in figures.tenants_by_status {
+                    let status = sea_orm::ActiveEnum::to_value(&status);
+                    self.tenants.get_or_create(&StatusLabels { status }).set(n);
                 }
-                for row in events {
-                    if let (Ok(kind), Ok(n)) = (row.try_get::<String>("", "label"), row.try_get::<i64>("", "n")) {
-                        self.lifecycle_events.get_or_create(&EventLabels { kind }).set(n);
-                    }
+                for (kind, n) in figures.events_by_kind {
+                    let kind = kind.as_str();
+                    self.lifecycle_events.get_or_create(&EventLabels { kind }).set(n);
                 }
             }
-            (Err(err), _) | (_, Err(err)) => tracing::warn!(error = %err, "cannot read registry figures for /metrics"),
+            Err(err) => tracing::warn!(error = %err, "cannot read registry figures for /metrics"),
         }
     }
 }

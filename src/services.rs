@@ -40,7 +40,7 @@ impl Services {
         let provisioner = Provisioner::new(registry.clone(), admin, config.sealer.clone(), placement);
         let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
         let directory = Arc::new(TenantDirectory::new(registry.clone(), config.limits.registry_cache_ttl));
-        let invalidation = Invalidation::new(directory.clone(), connections.clone());
+        let invalidation = Invalidation::new(registry.clone(), directory.clone(), connections.clone());
         let lifecycle = Lifecycle::new(
             registry.clone(),
             provisioner,

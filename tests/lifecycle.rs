@@ -53,7 +53,7 @@ async fn event_kinds(app: &TestApp, slug: &str) -> Vec<String> {
         .await
         .expect("events")
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect()
 }
 

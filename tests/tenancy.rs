@@ -504,7 +504,7 @@ async fn token_cases() {
         .await
         .expect("events")
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert!(
         kinds.contains(&"token_revoked".to_owned()) && kinds.contains(&"token_created".to_owned()),

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_registry;
 mod m20261126_000002_tenant_operations;
+mod m20261129_000001_event_kinds;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_registry::Migration),
             Box::new(m20261126_000002_tenant_operations::Migration),
+            Box::new(m20261129_000001_event_kinds::Migration),
         ]
     }
 

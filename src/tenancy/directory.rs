@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use lru::LruCache;
-use sea_orm::{ActiveModelTrait, Set};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -92,12 +91,7 @@ impl TenantDirectory {
         if recent || row.revoked_at.is_some() {
             return;
         }
-        let update = api_tokens::ActiveModel {
-            id: Set(row.id),
-            last_used_at: Set(Some(now.into())),
-            ..Default::default()
-        };
-        if let Err(err) = update.update(self.registry.db()).await {
+        if let Err(err) = self.registry.touch_token(row.id).await {
             tracing::warn!(token.id = %row.id, error = %err, "cannot record token use");
         }
     }

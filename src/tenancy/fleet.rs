@@ -3,18 +3,15 @@
 //! own database, so two runners (or instances) never migrate one tenant at once; each
 //! outcome is recorded in the registry; one tenant's failure never stops the others.
 
-use chrono::Utc;
 use futures::StreamExt;
 use migration::MigratorTrait;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set, Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::entities::registry::tenants::{self, TenantStatus};
+use crate::entities::registry::tenant_events::EventKind;
+use crate::entities::registry::tenants;
 use crate::error::{Error, Result};
 use crate::tenancy::credentials::{single_connection, unseal};
-use crate::tenancy::invalidation::RegistryChange;
-use crate::tenancy::registry::Registry;
+use crate::tenancy::registry::{MigrationRecord, Registry};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 
@@ -99,13 +96,7 @@ impl std::fmt::Display for Summary {
 
 /// Tenants the runner should look at: not deleted, not still provisioning.
 pub async fn tenants_to_consider(registry: &Registry, only: Option<&TenantSlug>) -> Result<Vec<tenants::Model>> {
-    let mut query = tenants::Entity::find()
-        .filter(tenants::Column::Status.is_in([TenantStatus::Active, TenantStatus::Suspended]))
-        .order_by_asc(tenants::Column::Slug);
-    if let Some(slug) = only {
-        query = query.filter(tenants::Column::Slug.eq(slug.as_str()));
-    }
-    Ok(query.all(registry.db()).await?)
+    registry.tenants_to_migrate(only).await
 }
 
 /// Migrates the fleet; `report` sees each outcome as it happens.
@@ -203,46 +194,27 @@ async fn try_migrate_one(sealer: &Sealer, tenant: &tenants::Model, dry_run: bool
 
 /// The registry learns each tenant's schema version and last result.
 async fn record(registry: &Registry, tenant: &tenants::Model, outcome: &Outcome) {
-    let mut row = tenants::ActiveModel {
-        id: Set(tenant.id),
-        ..Default::default()
-    };
-    let now = Utc::now();
-    match outcome {
-        Outcome::Migrated { to, .. } => {
-            row.schema_version = Set(Some(to.clone()));
-            row.last_migration_result = Set(Some("ok".into()));
-        }
-        Outcome::AlreadyCurrent => {
-            row.schema_version = Set(Some(migration::latest_version()));
-            row.last_migration_result = Set(Some("ok".into()));
-        }
-        Outcome::Failed(reason) => row.last_migration_result = Set(Some(format!("failed: {reason}"))),
+    let (schema_version, result, event) = match outcome {
+        Outcome::Migrated { to, .. } => (Some(to.clone()), "ok".to_owned(), EventKind::Migrated),
+        Outcome::AlreadyCurrent => (Some(migration::latest_version()), "ok".to_owned(), EventKind::Migrated),
+        Outcome::Failed(reason) => (None, format!("failed: {reason}"), EventKind::MigrationFailed),
         Outcome::WouldMigrate { .. } => return,
-    }
-    row.last_migrated_at = Set(Some(now.into()));
-    row.updated_at = Set(now.into());
-    if let Err(err) = row.update(registry.db()).await {
-        tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot record migration result");
-    }
+    };
     let detail = TenantOutcome {
         slug: tenant.slug.clone(),
         outcome: outcome.clone(),
     }
     .to_string();
-    let kind = if matches!(outcome, Outcome::Failed(_)) {
-        "migration_failed"
-    } else {
-        "migrated"
-    };
-    // Servers cache the registry row (and refuse tenants whose schema is behind): tell them.
     registry
-        .notify(&RegistryChange::Tenant {
-            slug: tenant.slug.clone(),
-        })
-        .await;
-    registry
-        .record_event(Some(tenant.id), &tenant.slug, kind, Some(detail))
+        .record_migration(
+            tenant,
+            MigrationRecord {
+                schema_version,
+                result,
+                event,
+                detail,
+            },
+        )
         .await;
 }
 

@@ -2,20 +2,20 @@
 //! written to the registry, logged in `tenant_events`, and published so that every
 //! instance drops its cached rows and the tenant's pool at once.
 
-use chrono::Utc;
 use std::path::Path;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 
+use crate::entities::registry::api_tokens;
+use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants::{self, TenantStatus};
-use crate::entities::registry::{api_tokens, tenant_events};
 use crate::error::{Error, Result};
 use crate::tenancy::backup;
 use crate::tenancy::credentials::unseal;
-use crate::tenancy::invalidation::{Invalidation, RegistryChange};
+use crate::tenancy::invalidation::Invalidation;
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
-use crate::tenancy::registry::Registry;
+use crate::tenancy::registry::{Registry, RegistryChange, StatusChange};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
@@ -77,15 +77,17 @@ impl Lifecycle {
             }
         }
         let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
-        let updated = self.set_status(tenant, TenantStatus::Suspended, reason.clone()).await?;
-        self.registry
-            .record_event(Some(updated.id), slug.as_str(), "suspended", reason)
-            .await;
-        self.invalidation
-            .publish(RegistryChange::Tenant {
-                slug: slug.as_str().to_owned(),
-            })
-            .await;
+        let updated = self
+            .change_status(
+                tenant,
+                StatusChange {
+                    status: TenantStatus::Suspended,
+                    reason: reason.clone(),
+                    event: EventKind::Suspended,
+                    detail: reason,
+                },
+            )
+            .await?;
         tracing::info!(tenant.slug = %slug, "tenant suspended");
         Ok(updated)
     }
@@ -99,30 +101,29 @@ impl Lifecycle {
                 return Err(Error::conflict("slug", "only a suspended tenant can be activated"));
             }
         }
-        let updated = self.set_status(tenant, TenantStatus::Active, None).await?;
-        self.registry
-            .record_event(Some(updated.id), slug.as_str(), "activated", None)
-            .await;
-        self.invalidation
-            .publish(RegistryChange::Tenant {
-                slug: slug.as_str().to_owned(),
-            })
-            .await;
+        let updated = self
+            .change_status(
+                tenant,
+                StatusChange {
+                    status: TenantStatus::Active,
+                    reason: None,
+                    event: EventKind::Activated,
+                    detail: None,
+                },
+            )
+            .await?;
         tracing::info!(tenant.slug = %slug, "tenant activated");
         Ok(updated)
     }
 
-    async fn set_status(
-        &self,
-        tenant: tenants::Model,
-        status: TenantStatus,
-        reason: Option<String>,
-    ) -> Result<tenants::Model> {
-        let mut row: tenants::ActiveModel = tenant.into();
-        row.status = Set(status);
-        row.status_reason = Set(reason);
-        row.updated_at = Set(Utc::now().into());
-        Ok(row.update(self.registry.db()).await?)
+    /// The one way a tenant's status changes: row, event and notification in one
+    /// registry transaction, then this instance's caches at once.
+    async fn change_status(&self, tenant: tenants::Model, change: StatusChange) -> Result<tenants::Model> {
+        let updated = self.registry.change_status(tenant, change).await?;
+        self.invalidation.apply(&RegistryChange::Tenant {
+            slug: updated.slug.clone(),
+        });
+        Ok(updated)
     }
 
     /// A new token for a tenant; the secret is returned once.
@@ -133,15 +134,12 @@ impl Lifecycle {
         scopes: &[Scope],
     ) -> Result<(api_tokens::Model, SecretString)> {
         let tenant = self.existing(slug).await?;
-        let created = self
-            .registry
-            .create_token(self.registry.db(), tenant.id, name, scopes)
-            .await?;
+        let created = self.registry.create_token(tenant.id, name, scopes).await?;
         self.registry
             .record_event(
                 Some(tenant.id),
                 slug.as_str(),
-                "token_created",
+                EventKind::TokenCreated,
                 Some(created.0.name.clone()),
             )
             .await;
@@ -160,12 +158,14 @@ impl Lifecycle {
                 tenant_id: row.tenant_id,
             })
             .await;
-        if let Some(tenant) = tenants::Entity::find_by_id(row.tenant_id)
-            .one(self.registry.db())
-            .await?
-        {
+        if let Some(tenant) = self.registry.tenant_by_id(row.tenant_id).await? {
             self.registry
-                .record_event(Some(tenant.id), &tenant.slug, "token_revoked", Some(row.name.clone()))
+                .record_event(
+                    Some(tenant.id),
+                    &tenant.slug,
+                    EventKind::TokenRevoked,
+                    Some(row.name.clone()),
+                )
                 .await;
         }
         Ok(row)
@@ -177,26 +177,20 @@ impl Lifecycle {
         if tenant.status == TenantStatus::Provisioning {
             return Err(Error::conflict("slug", "the tenant is still being provisioned"));
         }
-        let now = Utc::now();
-        api_tokens::Entity::update_many()
-            .col_expr(api_tokens::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
-            .filter(api_tokens::Column::TenantId.eq(tenant.id))
-            .filter(api_tokens::Column::RevokedAt.is_null())
-            .exec(self.registry.db())
-            .await?;
+        self.registry.revoke_all_tokens(tenant.id).await?;
         let updated = self
-            .set_status(tenant, TenantStatus::Deleted, Some("deleted".into()))
+            .change_status(
+                tenant,
+                StatusChange {
+                    status: TenantStatus::Deleted,
+                    reason: Some("deleted".into()),
+                    event: EventKind::Deleted,
+                    detail: None,
+                },
+            )
             .await?;
-        self.registry
-            .record_event(Some(updated.id), slug.as_str(), "deleted", None)
-            .await;
         self.invalidation
             .publish(RegistryChange::Tokens { tenant_id: updated.id })
-            .await;
-        self.invalidation
-            .publish(RegistryChange::Tenant {
-                slug: slug.as_str().to_owned(),
-            })
             .await;
         tracing::info!(tenant.slug = %slug, "tenant deleted (data kept)");
         Ok(updated)
@@ -216,7 +210,7 @@ impl Lifecycle {
                 "only a deleted tenant can be purged (delete it first)",
             ));
         }
-        if !force && !self.backed_up_since_delete(&tenant).await? {
+        if !force && !self.registry.backed_up_since_delete(tenant.id).await? {
             return Err(Error::conflict(
                 "force",
                 "no backup taken after the delete: run `tenant backup` first, or purge with force",
@@ -227,12 +221,10 @@ impl Lifecycle {
                 "cannot drop the database or role of '{slug}'"
             )));
         }
-        tenants::Entity::delete_by_id(tenant.id)
-            .exec(self.registry.db())
-            .await?;
+        self.registry.delete_tenant_row(tenant.id).await?;
         let detail = if force { Some("forced".to_owned()) } else { None };
         self.registry
-            .record_event(Some(tenant.id), slug.as_str(), "purged", detail)
+            .record_event(Some(tenant.id), slug.as_str(), EventKind::Purged, detail)
             .await;
         self.invalidation
             .publish(RegistryChange::Tenant {
@@ -241,16 +233,6 @@ impl Lifecycle {
             .await;
         tracing::info!(tenant.slug = %slug, force, "tenant purged");
         Ok(())
-    }
-
-    async fn backed_up_since_delete(&self, tenant: &tenants::Model) -> Result<bool> {
-        let events = tenant_events::Entity::find()
-            .filter(tenant_events::Column::TenantId.eq(tenant.id))
-            .filter(tenant_events::Column::Kind.is_in(["deleted", "backed_up"]))
-            .order_by_desc(tenant_events::Column::Id)
-            .all(self.registry.db())
-            .await?;
-        Ok(events.first().is_some_and(|e| e.kind == "backed_up"))
     }
 
     /// `pg_dump` of the tenant's database to `out`; recorded as an event.
@@ -267,7 +249,7 @@ impl Lifecycle {
             .record_event(
                 Some(tenant.id),
                 slug.as_str(),
-                "backed_up",
+                EventKind::BackedUp,
                 Some(out.display().to_string()),
             )
             .await;
@@ -306,10 +288,7 @@ impl Lifecycle {
             return Err(err);
         }
         let old = tenant.db_name.clone();
-        let mut row: tenants::ActiveModel = tenant.into();
-        row.db_name = Set(fresh.clone());
-        row.updated_at = Set(Utc::now().into());
-        let switched = row.update(self.registry.db()).await?;
+        let switched = self.registry.switch_database(tenant, fresh.clone()).await?;
         self.invalidation
             .publish(RegistryChange::Tenant {
                 slug: slug.as_str().to_owned(),
@@ -319,7 +298,7 @@ impl Lifecycle {
             .record_event(
                 Some(switched.id),
                 slug.as_str(),
-                "restored",
+                EventKind::Restored,
                 Some(format!("from {} into {fresh}", from.display())),
             )
             .await;

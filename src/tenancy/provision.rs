@@ -14,12 +14,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, SqlErr,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
@@ -173,10 +172,10 @@ impl Provisioner {
         };
         let (_, token) = self
             .registry
-            .create_token(self.registry.db(), tenant.id, "default", &[Scope::Read, Scope::Write])
+            .create_token(tenant.id, "default", &[Scope::Read, Scope::Write])
             .await?;
         self.registry
-            .record_event(Some(tenant.id), &tenant.slug, "created", None)
+            .record_event(Some(tenant.id), &tenant.slug, EventKind::Created, None)
             .await;
         tracing::info!(tenant.slug = %tenant.slug, "tenant provisioned");
         Ok(ProvisionedTenant { tenant, token })
@@ -201,12 +200,7 @@ impl Provisioner {
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         };
-        row.insert(self.registry.db()).await.map_err(|err| match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => {
-                Error::conflict("slug", format!("tenant '{}' already exists", new.slug))
-            }
-            _ => err.into(),
-        })
+        self.registry.insert_tenant(row, new.slug.as_str()).await
     }
 
     /// Role, database (copied or migrated), seed. Returns the sealed password.
@@ -301,21 +295,16 @@ impl Provisioner {
     }
 
     async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
-        let mut active: tenants::ActiveModel = row.clone().into();
-        active.db_password = Set(Some(sealed_password));
-        active.status = Set(TenantStatus::Active);
-        active.schema_version = Set(Some(migration::latest_version()));
-        active.last_migration_result = Set(Some("ok".into()));
-        active.last_migrated_at = Set(Some(Utc::now().into()));
-        active.updated_at = Set(Utc::now().into());
-        Ok(active.update(self.registry.db()).await?)
+        self.registry
+            .activate_provisioned(row, sealed_password, migration::latest_version())
+            .await
     }
 
     /// Drops what this run created, removes the row, records the failure; returns the error.
     async fn compensate(&self, row: &tenants::Model, created: &Created, err: Error) -> Error {
         tracing::warn!(tenant.slug = %row.slug, error = %err, "provisioning failed; rolling back");
         self.drop_tenant_objects(row, created.database, created.role).await;
-        if let Err(e) = tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await {
+        if let Err(e) = self.registry.delete_tenant_row(row.id).await {
             tracing::error!(tenant.slug = %row.slug, error = %e, "cannot remove registry row during rollback");
         }
         let detail = match &err {
@@ -323,7 +312,7 @@ impl Provisioner {
             other => other.to_string(),
         };
         self.registry
-            .record_event(Some(row.id), &row.slug, "provisioning_failed", Some(detail))
+            .record_event(Some(row.id), &row.slug, EventKind::ProvisioningFailed, Some(detail))
             .await;
         err
     }
@@ -356,20 +345,16 @@ impl Provisioner {
     /// database and role go (both are named after the slug the row holds), then the row.
     pub async fn reconcile(&self, older_than: Duration) -> Result<usize> {
         let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
-        let stale = tenants::Entity::find()
-            .filter(tenants::Column::Status.eq(TenantStatus::Provisioning))
-            .filter(tenants::Column::CreatedAt.lt(cutoff))
-            .all(self.registry.db())
-            .await?;
+        let stale = self.registry.stale_provisioning(cutoff).await?;
         for row in &stale {
             tracing::warn!(tenant.slug = %row.slug, "rolling back a tenant left half-provisioned");
             self.drop_tenant_objects(row, true, true).await;
-            tenants::Entity::delete_by_id(row.id).exec(self.registry.db()).await?;
+            self.registry.delete_tenant_row(row.id).await?;
             self.registry
                 .record_event(
                     Some(row.id),
                     &row.slug,
-                    "provisioning_rolled_back",
+                    EventKind::ProvisioningRolledBack,
                     Some("left PROVISIONING by a crash".into()),
                 )
                 .await;

@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
-/// Lifecycle state of a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, serde::Serialize)]
+/// Lifecycle state of a tenant: one type for the registry column (text with a CHECK)
+/// and the admin GraphQL enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, async_graphql::Enum, serde::Serialize)]
 #[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum TenantStatus {
     #[sea_orm(string_value = "PROVISIONING")]
@@ -38,16 +39,24 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
 }
 
+/// No relations declared: tokens point at their tenant (`api_tokens`), and nothing
+/// queries through the relation, so the entity does not point back.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::api_tokens::Entity")]
-    ApiTokens,
-}
-
-impl Related<super::api_tokens::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ApiTokens.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ActiveEnum, Iterable};
+
+    use super::TenantStatus;
+
+    #[test]
+    fn every_status_round_trips_and_unknown_ones_are_errors() {
+        for status in TenantStatus::iter() {
+            assert_eq!(TenantStatus::try_from_value(&status.to_value()).ok(), Some(status));
+        }
+        assert!(TenantStatus::try_from_value(&"ARCHIVED".to_owned()).is_err());
+    }
+}

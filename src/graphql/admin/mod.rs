@@ -9,7 +9,7 @@ use async_graphql::{Context, EmptySubscription, ErrorExtensions, MergedObject, S
 use crate::error::Error;
 use crate::services::Services;
 
-pub use tenants::{Tenant, TenantStatusGql};
+pub use tenants::Tenant;
 
 pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
 

@@ -1,7 +1,7 @@
 //! Tenants: list, read, create.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::services;
@@ -12,44 +12,13 @@ use crate::ledger::paging::Total;
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::slug::TenantSlug;
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-#[graphql(name = "TenantStatus")]
-pub enum TenantStatusGql {
-    Provisioning,
-    Active,
-    Suspended,
-    Deleted,
-}
-
-impl From<TenantStatus> for TenantStatusGql {
-    fn from(s: TenantStatus) -> Self {
-        match s {
-            TenantStatus::Provisioning => TenantStatusGql::Provisioning,
-            TenantStatus::Active => TenantStatusGql::Active,
-            TenantStatus::Suspended => TenantStatusGql::Suspended,
-            TenantStatus::Deleted => TenantStatusGql::Deleted,
-        }
-    }
-}
-
-impl From<TenantStatusGql> for TenantStatus {
-    fn from(s: TenantStatusGql) -> Self {
-        match s {
-            TenantStatusGql::Provisioning => TenantStatus::Provisioning,
-            TenantStatusGql::Active => TenantStatus::Active,
-            TenantStatusGql::Suspended => TenantStatus::Suspended,
-            TenantStatusGql::Deleted => TenantStatus::Deleted,
-        }
-    }
-}
-
 /// A company served by the platform. Never exposes database credentials.
 #[derive(SimpleObject)]
 pub struct Tenant {
     pub id: ID,
     pub slug: String,
     pub name: String,
-    pub status: TenantStatusGql,
+    pub status: TenantStatus,
     pub status_reason: Option<String>,
     pub db_host: String,
     pub db_name: String,
@@ -66,7 +35,7 @@ impl From<entity::Model> for Tenant {
             id: ID(m.id.to_string()),
             slug: m.slug,
             name: m.name,
-            status: m.status.into(),
+            status: m.status,
             status_reason: m.status_reason,
             db_host: m.db_host,
             db_name: m.db_name,
@@ -121,13 +90,12 @@ impl TenantsQuery {
     async fn tenants(
         &self,
         ctx: &Context<'_>,
-        status: Option<TenantStatusGql>,
+        status: Option<TenantStatus>,
         #[graphql(default = 50)] first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<TenantConnection> {
         let admin = services(ctx)?;
         let limit = page_size(ctx, first, 50)?;
-        let status = status.map(TenantStatus::from);
         let mut rows = admin
             .registry
             .tenants(status, Some(limit + 1), after.as_deref())

@@ -1,4 +1,17 @@
-//! Access to the registry database: tenants, API tokens and the event log.
+//! The one way into the registry database: tenants, API tokens, the event log and the
+//! change notifications. No other module holds registry SQL or queries its entities;
+//! a test (`tests/it/structure.rs`) scans the sources for that.
+//!
+//! - `mod.rs`: connecting, migrating, tenant and token reads.
+//! - `writes.rs`: every write to `tenants` and `api_tokens`, each status change
+//!   together with its event and its notification, in one transaction.
+//! - `changes.rs`: the notification channel, its payload and the listener.
+
+mod changes;
+mod writes;
+
+pub use changes::{listen, Heard, RegistryChange, CHANNEL};
+pub use writes::{MigrationRecord, StatusChange};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,17 +21,25 @@ use chrono::Utc;
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlxPostgresConnector,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    SqlxPostgresConnector,
 };
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
+use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants::TenantStatus;
 use crate::entities::registry::{api_tokens, tenant_events, tenants};
 use crate::error::{Error, Result};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::{self, Scope};
+
+/// Counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RegistryFigures {
+    pub tenants_by_status: Vec<(TenantStatus, i64)>,
+    pub events_by_kind: Vec<(EventKind, i64)>,
+}
 
 /// Handle on the registry database. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -81,6 +102,9 @@ impl Registry {
             .context("registry migrations")
     }
 
+    /// The registry pool, for what cannot go through a method here (tests' direct
+    /// checks). Service code must use the methods.
+    #[doc(hidden)]
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
     }
@@ -124,19 +148,72 @@ impl Registry {
     }
 
     /// Appends to the lifecycle log. A failure to log is itself logged, not raised:
-    /// the change it describes has already happened.
-    pub async fn record_event(&self, tenant_id: Option<Uuid>, slug: &str, kind: &str, detail: Option<String>) {
-        let event = tenant_events::ActiveModel {
-            tenant_id: Set(tenant_id),
-            slug: Set(slug.to_owned()),
-            kind: Set(kind.to_owned()),
-            detail: Set(detail),
-            created_at: Set(Utc::now().into()),
-            ..Default::default()
-        };
-        if let Err(err) = event.insert(&self.db).await {
-            tracing::error!(tenant.slug = %slug, event.kind = kind, error = %err, "cannot record tenant event");
+    /// the change it describes has already happened. (Status changes log their event
+    /// in their own transaction instead: see [`Registry::change_status`].)
+    pub async fn record_event(&self, tenant_id: Option<Uuid>, slug: &str, kind: EventKind, detail: Option<String>) {
+        if let Err(err) = writes::insert_event(&self.db, tenant_id, slug, kind, detail).await {
+            tracing::error!(tenant.slug = %slug, event.kind = ?kind, error = %err, "cannot record tenant event");
         }
+    }
+
+    /// Whether the newest of the tenant's `deleted` / `backed_up` events is a backup.
+    pub async fn backed_up_since_delete(&self, tenant_id: Uuid) -> Result<bool> {
+        let newest = tenant_events::Entity::find()
+            .filter(tenant_events::Column::TenantId.eq(tenant_id))
+            .filter(tenant_events::Column::Kind.is_in([EventKind::Deleted, EventKind::BackedUp]))
+            .order_by_desc(tenant_events::Column::Id)
+            .one(&self.db)
+            .await?;
+        Ok(newest.is_some_and(|e| e.kind == EventKind::BackedUp))
+    }
+
+    pub async fn tenant_by_id(&self, id: Uuid) -> Result<Option<tenants::Model>> {
+        Ok(tenants::Entity::find_by_id(id).one(&self.db).await?)
+    }
+
+    /// Tenants `migrate tenants` looks at: ACTIVE or SUSPENDED (optionally one), by slug.
+    pub async fn tenants_to_migrate(&self, only: Option<&TenantSlug>) -> Result<Vec<tenants::Model>> {
+        let mut query = tenants::Entity::find()
+            .filter(tenants::Column::Status.is_in([TenantStatus::Active, TenantStatus::Suspended]))
+            .order_by_asc(tenants::Column::Slug);
+        if let Some(slug) = only {
+            query = query.filter(tenants::Column::Slug.eq(slug.as_str()));
+        }
+        Ok(query.all(&self.db).await?)
+    }
+
+    /// Rows left PROVISIONING since before `cutoff` (a crash mid-provisioning).
+    pub async fn stale_provisioning(&self, cutoff: chrono::DateTime<Utc>) -> Result<Vec<tenants::Model>> {
+        Ok(tenants::Entity::find()
+            .filter(tenants::Column::Status.eq(TenantStatus::Provisioning))
+            .filter(tenants::Column::CreatedAt.lt(cutoff))
+            .all(&self.db)
+            .await?)
+    }
+
+    /// Tenants per status and events per kind, for `/metrics`.
+    pub async fn figures(&self) -> Result<RegistryFigures> {
+        use sea_orm::sea_query::{Expr, Func};
+        let tenants_by_status: Vec<(TenantStatus, i64)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Status)
+            .column_as(Expr::from(Func::count(Expr::col(tenants::Column::Id))), "n")
+            .group_by(tenants::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let events_by_kind: Vec<(EventKind, i64)> = tenant_events::Entity::find()
+            .select_only()
+            .column(tenant_events::Column::Kind)
+            .column_as(Expr::from(Func::count(Expr::col(tenant_events::Column::Id))), "n")
+            .group_by(tenant_events::Column::Kind)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(RegistryFigures {
+            tenants_by_status,
+            events_by_kind,
+        })
     }
 
     pub async fn events(&self, slug: &str) -> Result<Vec<tenant_events::Model>> {
@@ -150,7 +227,6 @@ impl Registry {
     /// Creates a token for a tenant; the returned secret is the only copy.
     pub async fn create_token(
         &self,
-        db: &impl ConnectionTrait,
         tenant_id: Uuid,
         name: &str,
         scopes: &[Scope],
@@ -176,7 +252,7 @@ impl Registry {
             last_used_at: Set(None),
             revoked_at: Set(None),
         }
-        .insert(db)
+        .insert(&self.db)
         .await?;
         Ok((model, token))
     }
@@ -202,37 +278,60 @@ impl Registry {
     }
 }
 
-impl Registry {
-    /// Announces a change on the registry's notification channel (see `invalidation`).
-    /// A failure is logged: other instances still converge through the cache TTL.
-    pub async fn notify(&self, change: &crate::tenancy::invalidation::RegistryChange) {
-        let payload = match serde_json::to_string(change) {
-            Ok(payload) => payload,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot encode registry change");
-                return;
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// What registry access looks like in code: SQL naming its tables, its entities'
+    /// query builders, or its raw pool.
+    const REGISTRY_ACCESS: &[&str] = &[
+        "from tenants",
+        "update tenants",
+        "into tenants",
+        "join tenants",
+        "from tenant_events",
+        "into tenant_events",
+        "from api_tokens",
+        "update api_tokens",
+        "into api_tokens",
+        "tenants::entity",
+        "tenant_events::entity",
+        "api_tokens::entity",
+        "registry.db()",
+        "registry().db()",
+        "registry_changes",
+    ];
+
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
             }
-        };
-        let notify = sea_orm::Statement::from_sql_and_values(
-            sea_orm::DbBackend::Postgres,
-            "SELECT pg_notify($1, $2)",
-            [crate::tenancy::invalidation::CHANNEL.into(), payload.into()],
-        );
-        if let Err(err) = self.db.execute_raw(notify).await {
-            tracing::error!(error = %err, ?change, "cannot notify other instances of a registry change");
         }
     }
 
-    /// Revokes a token (idempotent: an already revoked token keeps its first revocation time).
-    pub async fn revoke_token(&self, id: Uuid) -> Result<Option<api_tokens::Model>> {
-        let Some(row) = self.token_by_id(id).await? else {
-            return Ok(None);
-        };
-        if row.revoked_at.is_some() {
-            return Ok(Some(row));
+    #[test]
+    fn no_module_but_the_registry_touches_the_registry_database() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        assert!(files.len() > 20, "the scan found the sources ({})", files.len());
+        let own = [src.join("tenancy/registry"), src.join("entities/registry")];
+        let mut offenders = Vec::new();
+        for file in files.iter().filter(|f| !own.iter().any(|dir| f.starts_with(dir))) {
+            let text = std::fs::read_to_string(file).unwrap_or_default().to_lowercase();
+            for needle in REGISTRY_ACCESS {
+                if text.contains(needle) {
+                    offenders.push(format!("{}: {needle}", file.display()));
+                }
+            }
         }
-        let mut active: api_tokens::ActiveModel = row.into();
-        active.revoked_at = Set(Some(Utc::now().into()));
-        Ok(Some(active.update(&self.db).await?))
+        assert!(
+            offenders.is_empty(),
+            "registry access outside tenancy::registry: {offenders:#?}"
+        );
     }
 }

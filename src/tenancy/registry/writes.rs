@@ -1,0 +1,206 @@
+//! Every write to the registry. A status change is one transaction that updates the
+//! row, appends its event and queues its notification (`pg_notify` is delivered at
+//! commit, so other instances never hear of a change that rolled back).
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::changes::{notify_statement, RegistryChange};
+use super::Registry;
+use crate::entities::registry::tenant_events::EventKind;
+use crate::entities::registry::tenants::{self, TenantStatus};
+use crate::entities::registry::{api_tokens, tenant_events};
+use crate::error::{Error, Result};
+
+/// A tenant's move to another status, with what the event log should say.
+#[derive(Debug, Clone)]
+pub struct StatusChange {
+    pub status: TenantStatus,
+    /// Shown to the tenant's callers (`status_reason`).
+    pub reason: Option<String>,
+    pub event: EventKind,
+    pub detail: Option<String>,
+}
+
+/// What `migrate tenants` learnt about one tenant.
+#[derive(Debug, Clone)]
+pub struct MigrationRecord {
+    /// The schema version now applied; `None` keeps the known one (a failure).
+    pub schema_version: Option<String>,
+    /// `ok` or `failed: <reason>`.
+    pub result: String,
+    pub event: EventKind,
+    pub detail: String,
+}
+
+pub(super) async fn insert_event(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<Uuid>,
+    slug: &str,
+    kind: EventKind,
+    detail: Option<String>,
+) -> Result<()> {
+    tenant_events::ActiveModel {
+        tenant_id: Set(tenant_id),
+        slug: Set(slug.to_owned()),
+        kind: Set(kind),
+        detail: Set(detail),
+        created_at: Set(Utc::now().into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+impl Registry {
+    /// Writes the new status, records the event and notifies every instance, all in
+    /// one transaction. The caller applies the change to its own caches.
+    pub async fn change_status(&self, tenant: tenants::Model, change: StatusChange) -> Result<tenants::Model> {
+        let txn = self.db.begin().await?;
+        let slug = tenant.slug.clone();
+        let mut row: tenants::ActiveModel = tenant.into();
+        row.status = Set(change.status);
+        row.status_reason = Set(change.reason);
+        row.updated_at = Set(Utc::now().into());
+        let updated = row.update(&txn).await?;
+        insert_event(&txn, Some(updated.id), &slug, change.event, change.detail).await?;
+        txn.execute_raw(notify_statement(&RegistryChange::Tenant { slug })?)
+            .await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Announces a change on the registry's channel. A failure is logged: other
+    /// instances still converge through the directory's TTL.
+    pub async fn notify(&self, change: &RegistryChange) {
+        let sent = match notify_statement(change) {
+            Ok(statement) => self.db.execute_raw(statement).await.map_err(Error::from),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = sent {
+            tracing::error!(error = %err, ?change, "cannot notify other instances of a registry change");
+        }
+    }
+
+    /// Inserts a new tenant row; a taken slug is `CONFLICT`.
+    pub async fn insert_tenant(&self, row: tenants::ActiveModel, slug: &str) -> Result<tenants::Model> {
+        row.insert(&self.db).await.map_err(|err| match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Error::conflict("slug", format!("tenant '{slug}' already exists"))
+            }
+            _ => err.into(),
+        })
+    }
+
+    /// PROVISIONING -> ACTIVE, with the sealed password and the schema version its
+    /// database was built at.
+    pub async fn activate_provisioned(
+        &self,
+        row: &tenants::Model,
+        sealed_password: String,
+        schema_version: String,
+    ) -> Result<tenants::Model> {
+        let now = Utc::now();
+        let mut active: tenants::ActiveModel = row.clone().into();
+        active.db_password = Set(Some(sealed_password));
+        active.status = Set(TenantStatus::Active);
+        active.schema_version = Set(Some(schema_version));
+        active.last_migration_result = Set(Some("ok".into()));
+        active.last_migrated_at = Set(Some(now.into()));
+        active.updated_at = Set(now.into());
+        Ok(active.update(&self.db).await?)
+    }
+
+    /// Removes a tenant's row (rollback of provisioning, purge); its events stay.
+    pub async fn delete_tenant_row(&self, id: Uuid) -> Result<()> {
+        tenants::Entity::delete_by_id(id).exec(&self.db).await?;
+        Ok(())
+    }
+
+    /// Points the tenant at another database of its server (restore).
+    pub async fn switch_database(&self, tenant: tenants::Model, db_name: String) -> Result<tenants::Model> {
+        let mut row: tenants::ActiveModel = tenant.into();
+        row.db_name = Set(db_name);
+        row.updated_at = Set(Utc::now().into());
+        Ok(row.update(&self.db).await?)
+    }
+
+    /// Tenant rows of the embedded cluster follow it to another port.
+    pub async fn repoint_port(&self, host: &str, old_port: u16, new_port: u16) -> Result<u64> {
+        let moved = tenants::Entity::update_many()
+            .col_expr(tenants::Column::DbPort, Expr::value(i32::from(new_port)))
+            .col_expr(tenants::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(tenants::Column::DbHost.eq(host))
+            .filter(tenants::Column::DbPort.eq(i32::from(old_port)))
+            .exec(&self.db)
+            .await?;
+        Ok(moved.rows_affected)
+    }
+
+    /// Records a `migrate tenants` outcome on the row and in the log, and notifies
+    /// (servers refuse tenants whose schema is behind, from their cached row).
+    /// Logged, never raised: the migration itself has happened.
+    pub async fn record_migration(&self, tenant: &tenants::Model, record: MigrationRecord) {
+        let now = Utc::now();
+        let mut row = tenants::ActiveModel {
+            id: Set(tenant.id),
+            ..Default::default()
+        };
+        if let Some(version) = record.schema_version {
+            row.schema_version = Set(Some(version));
+        }
+        row.last_migration_result = Set(Some(record.result));
+        row.last_migrated_at = Set(Some(now.into()));
+        row.updated_at = Set(now.into());
+        if let Err(err) = row.update(&self.db).await {
+            tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot record migration result");
+        }
+        self.notify(&RegistryChange::Tenant {
+            slug: tenant.slug.clone(),
+        })
+        .await;
+        self.record_event(Some(tenant.id), &tenant.slug, record.event, Some(record.detail))
+            .await;
+    }
+
+    /// Revokes every live token of a tenant (soft delete).
+    pub async fn revoke_all_tokens(&self, tenant_id: Uuid) -> Result<u64> {
+        let revoked = api_tokens::Entity::update_many()
+            .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+            .filter(api_tokens::Column::TenantId.eq(tenant_id))
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(revoked.rows_affected)
+    }
+
+    /// Revokes a token (idempotent: an already revoked token keeps its first revocation time).
+    pub async fn revoke_token(&self, id: Uuid) -> Result<Option<api_tokens::Model>> {
+        let Some(row) = self.token_by_id(id).await? else {
+            return Ok(None);
+        };
+        if row.revoked_at.is_some() {
+            return Ok(Some(row));
+        }
+        let mut active: api_tokens::ActiveModel = row.into();
+        active.revoked_at = Set(Some(Utc::now().into()));
+        Ok(Some(active.update(&self.db).await?))
+    }
+
+    /// Records that a token was used just now.
+    pub async fn touch_token(&self, id: Uuid) -> Result<()> {
+        api_tokens::ActiveModel {
+            id: Set(id),
+            last_used_at: Set(Some(Utc::now().into())),
+            ..Default::default()
+        }
+        .update(&self.db)
+        .await?;
+        Ok(())
+    }
+}
