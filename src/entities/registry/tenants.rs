@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// Lifecycle state of a tenant: one type for the registry column (text with a CHECK)
-/// and the admin GraphQL enum.
+// One type for the registry column (text with a CHECK) and the admin GraphQL enum.
+/// Lifecycle state of a tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, async_graphql::Enum, serde::Serialize)]
 #[sea_orm(rs_type = "String", db_type = "Text")]
 pub enum TenantStatus {
