@@ -19,8 +19,6 @@ pub mod lifecycle;
 pub mod provision;
 /// Registry database access: tenants, tokens, events.
 pub mod registry;
-/// SCRAM verifiers, so role passwords never travel in SQL text.
-pub mod scram;
 /// Sealing tenant database passwords at rest.
 pub mod sealing;
 /// The tenant slug newtype and its grammar.

@@ -24,7 +24,6 @@ use crate::entities::tenant::company;
 use crate::error::{Error, Result};
 use crate::tenancy::credentials::single_connection;
 use crate::tenancy::registry::{admin_connection_to, Registry};
-use crate::tenancy::scram::scram_sha256_verifier;
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::template;
@@ -213,7 +212,7 @@ impl Provisioner {
         // Identifiers come from a validated slug and prefix ([a-z0-9_]); quoted all the same.
         self.admin_exec(&format!(
             r#"CREATE ROLE "{role}" LOGIN PASSWORD '{}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION CONNECTION LIMIT {TENANT_ROLE_CONNECTION_LIMIT}"#,
-            scram_sha256_verifier(password.expose_secret())
+            postgres_protocol::password::scram_sha_256(password.expose_secret().as_bytes())
         ))
         .await?;
         created.role = true;
@@ -246,7 +245,9 @@ impl Provisioner {
         .await;
         let _ = tenant_db.close().await;
         seeded?;
-        Ok(self.sealer.seal(row.id, &password))
+        self.sealer
+            .seal(row.id, &password)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("sealing the tenant's password: {e}")))
     }
 
     /// Creates the database, from the template when possible. Returns whether it was copied.

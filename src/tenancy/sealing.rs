@@ -27,6 +27,8 @@ pub enum SealError {
     UnknownKey(String),
     #[error("sealed value does not open with this key and tenant")]
     Forged,
+    #[error("the secret could not be encrypted")]
+    Encrypt,
 }
 
 /// One 32-byte master key with its id.
@@ -77,16 +79,22 @@ impl Sealer {
         Sealer { current, old }
     }
 
-    pub fn seal(&self, tenant_id: Uuid, secret: &SecretString) -> String {
+    /// Encrypts `secret` for `tenant_id` with the current key. A failure is an error,
+    /// never an empty "sealed" value that would only fail later, at unsealing.
+    pub fn seal(&self, tenant_id: Uuid, secret: &SecretString) -> Result<String, SealError> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let payload = Payload {
             msg: secret.expose_secret().as_bytes(),
             aad: tenant_id.as_bytes(),
         };
-        let ciphertext = self.current.cipher.encrypt(&nonce, payload).unwrap_or_default();
+        let ciphertext = self
+            .current
+            .cipher
+            .encrypt(&nonce, payload)
+            .map_err(|_| SealError::Encrypt)?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ciphertext);
-        format!("{FORMAT_VERSION}.{}.{}", self.current.id, B64.encode(blob))
+        Ok(format!("{FORMAT_VERSION}.{}.{}", self.current.id, B64.encode(blob)))
     }
 
     pub fn open(&self, tenant_id: Uuid, sealed: &str) -> Result<SecretString, SealError> {
@@ -137,7 +145,9 @@ mod tests {
     fn round_trip_with_right_key_and_tenant() {
         let sealer = sealer();
         let tenant = Uuid::new_v4();
-        let sealed = sealer.seal(tenant, &SecretString::from("s3cret-password"));
+        let sealed = sealer
+            .seal(tenant, &SecretString::from("s3cret-password"))
+            .expect("seal");
         assert!(!sealed.contains("s3cret"));
         let opened = sealer.open(tenant, &sealed).map(|s| s.expose_secret().to_owned());
         assert_eq!(opened, Ok("s3cret-password".to_owned()));
@@ -147,7 +157,7 @@ mod tests {
     fn refuses_other_tenant_other_key_and_tampering() {
         let sealer = sealer();
         let tenant = Uuid::new_v4();
-        let sealed = sealer.seal(tenant, &SecretString::from("pw"));
+        let sealed = sealer.seal(tenant, &SecretString::from("pw")).expect("seal");
         assert_eq!(sealer.open(Uuid::new_v4(), &sealed).err(), Some(SealError::Forged));
         assert!(matches!(
             self::sealer().open(tenant, &sealed),
@@ -165,15 +175,18 @@ mod tests {
         let old = sealer();
         let tenant = Uuid::new_v4();
         let secret = SecretString::from("pw");
-        assert_ne!(old.seal(tenant, &secret), old.seal(tenant, &secret));
-        let sealed_old = old.seal(tenant, &secret);
+        assert_ne!(
+            old.seal(tenant, &secret).expect("seal"),
+            old.seal(tenant, &secret).expect("seal")
+        );
+        let sealed_old = old.seal(tenant, &secret).expect("seal");
         let rotated = Sealer::new(
             MasterKey::from_base64(&MasterKey::generate_base64()).unwrap_or_else(|e| panic!("{e}")),
             vec![old.current.clone()],
         );
         assert!(rotated.open(tenant, &sealed_old).is_ok());
         assert!(rotated.needs_reseal(&sealed_old));
-        assert!(!rotated.needs_reseal(&rotated.seal(tenant, &secret)));
+        assert!(!rotated.needs_reseal(&rotated.seal(tenant, &secret).expect("seal")));
     }
 
     #[test]
