@@ -1,11 +1,14 @@
-//! GraphQL over HTTP: reading the body and finishing the response, with errors in the
-//! API's format and the request limits applied.
+//! GraphQL over HTTP: reading a request (a POST body or GET's URL parameters) and
+//! finishing the response, with errors in the API's format and the request limits applied.
 
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
+use super::negotiation::ResponseMedia;
 use crate::config::ApiLimits;
 use crate::error::{Error, Result};
 
@@ -36,6 +39,134 @@ pub fn parse_graphql_body(
         }
     }
     Ok(request)
+}
+
+/// How a GraphQL request came: over GET it may run queries only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Post,
+    Get,
+}
+
+/// The GraphQL request of a GET that did not ask for GraphiQL: it must have a `query`.
+pub fn get_request(query_string: Option<&str>) -> Result<BatchRequest> {
+    parse_get_request(query_string)?
+        .map(BatchRequest::Single)
+        .ok_or_else(|| {
+            Error::bad_request(
+                "a GET needs a `query` URL parameter (GraphQL over HTTP); \
+             browsers asking for text/html get GraphiQL",
+            )
+        })
+}
+
+/// The URL parameters of a GraphQL request over GET (GraphQL over HTTP, "GET"):
+/// `variables` and `extensions` are JSON texts. Other parameters are ignored.
+#[derive(Debug, Default, Deserialize)]
+struct GetParameters {
+    query: Option<String>,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// A GraphQL request from GET's URL query string; `None` when it has no `query`.
+/// (async-graphql's own `parse_query_string` reads `operation_name`, not the
+/// specification's `operationName`.)
+pub fn parse_get_request(query_string: Option<&str>) -> Result<Option<async_graphql::Request>> {
+    let parameters: GetParameters = serde_urlencoded::from_str(query_string.unwrap_or_default())
+        .map_err(|e| Error::bad_request(format!("the URL parameters cannot be read: {e}")))?;
+    let Some(query) = parameters.query.filter(|query| !query.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let json = |name: &str, text: Option<String>| -> Result<serde_json::Value> {
+        text.filter(|text| !text.trim().is_empty())
+            .map(|text| {
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::bad_request(format!("the {name} parameter is not JSON: {e}")))
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let request = serde_json::json!({
+        "query": query,
+        "operationName": parameters.operation_name,
+        "variables": json("variables", parameters.variables)?,
+        "extensions": json("extensions", parameters.extensions)?,
+    });
+    serde_json::from_value(request)
+        .map(Some)
+        .map_err(|_| Error::bad_request("the variables and extensions parameters must be JSON objects"))
+}
+
+/// The HTTP response of a GraphQL response, in the media type the client asked for.
+/// With `application/graphql-response+json`, a request error (nothing ran: the document
+/// does not parse or validate, or the operation was refused) answers 4xx as the
+/// GraphQL-over-HTTP specification says; with `application/json` it stays 200.
+pub fn graphql_response(response: BatchResponse, media: ResponseMedia) -> Response {
+    let status = match (&response, media) {
+        (BatchResponse::Single(one), ResponseMedia::GraphqlResponse) => request_error_status(one),
+        _ => None,
+    };
+    let mut http = async_graphql_axum::GraphQLResponse::from(response).into_response();
+    if let Some(status) = status {
+        *http.status_mut() = status;
+    }
+    http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    http
+}
+
+/// An error raised before GraphQL ran, in the client's media type.
+pub fn error_response(error: Error, media: ResponseMedia) -> Response {
+    let mut http = error.into_response();
+    http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
+    http
+}
+
+/// The status of a response that holds only request errors: no data, and no error that
+/// a field raised (those carry the field's path). 403 for a refused operation, else 400.
+fn request_error_status(response: &async_graphql::Response) -> Option<StatusCode> {
+    let request_error = !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|error| error.path.is_empty());
+    if !request_error {
+        return None;
+    }
+    let forbidden = response.errors.iter().all(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .is_some_and(|code| *code == async_graphql::Value::from("FORBIDDEN"))
+    });
+    Some(if forbidden {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    })
+}
+
+/// Answers to GET must not be stored by caches: they may hold a tenant's books.
+pub fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The same URL answers HTML or JSON by the Accept header.
+    headers.insert(header::VARY, HeaderValue::from_static("accept"));
+    response
+}
+
+/// A mutation asked over GET: 405 with `Allow: POST`, in the API's error format. It runs
+/// nothing (GET must be safe: a link or a prefetch must not change the books).
+pub fn mutation_over_get(media: ResponseMedia) -> Response {
+    let error = Error::BadRequest {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: "mutations are sent with POST; GET runs queries only".into(),
+    };
+    let mut http = error_response(error, media);
+    http.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    http
 }
 
 /// Errors that no resolver coded get a code too, so every error a client sees has one:
@@ -84,7 +215,9 @@ pub fn operation_name(request: &BatchRequest) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::uncoded_error_code;
+    use async_graphql::Value;
+
+    use super::*;
 
     #[test]
     fn input_errors_are_bad_user_input_with_their_path() {
@@ -100,5 +233,66 @@ mod tests {
             uncoded_error_code(r#"Unknown field "nope" on type "Company"."#),
             ("BAD_REQUEST", None)
         );
+    }
+
+    #[tokio::test]
+    async fn graphql_response_json_makes_request_errors_4xx() {
+        let schema = crate::graphql::tenant::schema();
+        let status = |response: async_graphql::Response, media| graphql_response(response.into(), media).status();
+        let invalid = || schema.execute("{ company { nope } }");
+        assert_eq!(status(invalid().await, ResponseMedia::Json), StatusCode::OK);
+        assert_eq!(
+            status(invalid().await, ResponseMedia::GraphqlResponse),
+            StatusCode::BAD_REQUEST
+        );
+        let refused = async_graphql::Response::from_errors(vec![{
+            let mut error = async_graphql::ServerError::new("read only", None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "FORBIDDEN");
+            error
+        }]);
+        assert_eq!(status(refused, ResponseMedia::GraphqlResponse), StatusCode::FORBIDDEN);
+        // A field's error (here: no tenant database in the request) is not a request error.
+        let field_error = schema.execute("{ company { name } }").await;
+        assert!(!field_error.errors.is_empty() && !field_error.errors[0].path.is_empty());
+        assert_eq!(status(field_error, ResponseMedia::GraphqlResponse), StatusCode::OK);
+        let http = graphql_response(schema.execute("{ company { nope } }").await.into(), ResponseMedia::Json);
+        assert_eq!(http.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[test]
+    fn get_parameters() {
+        let request = parse_get_request(Some(
+            "query=query%20Q(%24n%3AInt)%7Bx%7D&operationName=Q&variables=%7B%22n%22%3A3%7D&extensions=%7B%22a%22%3Atrue%7D&other=1",
+        ))
+        .expect("parses")
+        .expect("a request");
+        assert_eq!(request.query, "query Q($n:Int){x}");
+        assert_eq!(request.operation_name.as_deref(), Some("Q"));
+        assert_eq!(request.variables.get("n"), Some(&Value::from(3)));
+        assert_eq!(request.extensions.get("a"), Some(&Value::from(true)));
+
+        let plain = parse_get_request(Some("query={x}"))
+            .expect("parses")
+            .expect("a request");
+        assert!(plain.variables.is_empty() && plain.operation_name.is_none());
+        assert!(parse_get_request(Some("query={x}&variables="))
+            .expect("empty variables")
+            .is_some());
+
+        for absent in [None, Some(""), Some("variables=%7B%7D"), Some("query=%20")] {
+            assert!(parse_get_request(absent).expect("no error").is_none(), "{absent:?}");
+        }
+        for bad in [
+            "query={x}&variables={",
+            "query={x}&variables=[1]",
+            "query={x}&extensions=3",
+            "query=a&query=b",
+        ] {
+            let error = parse_get_request(Some(bad)).expect_err(bad);
+            assert_eq!(error.code(), "BAD_REQUEST", "{bad}");
+        }
     }
 }

@@ -1,9 +1,12 @@
-//! The HTTP surface of API.md: routes, authentication, GraphQL handlers, CORS, health.
+//! The HTTP surface of API.md: routes, authentication, GraphQL handlers, GraphiQL and
+//! its assets, CORS, health.
 
 mod admin;
 mod auth;
 mod body;
+mod graphiql;
 mod health;
+mod negotiation;
 mod tenant;
 
 use std::sync::Arc;
@@ -51,8 +54,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
-        .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
+        .route("/admin/graphql", get(admin::get).post(admin::post))
+        .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
+        .route("/assets/graphiql/{file}", get(graphiql::asset))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body));
@@ -102,7 +106,8 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
 }
 
 /// Every request's span: its id (also the `x-request-id` response header), method and
-/// path; the tenant handler adds the tenant slug and the operation name.
+/// path; the tenant handler adds the tenant slug and the operation name. The path only:
+/// never the query string, which holds a GET request's variables.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let request_id = request
         .headers()
