@@ -192,14 +192,29 @@ pub fn code_uncoded_errors(response: &mut BatchResponse) {
     }
 }
 
-/// The code of an error async-graphql raised itself, read from its message (it gives
-/// these errors no code of their own): `Invalid value for argument "input.lines.0.debit",
-/// ...` from validation, `Failed to parse "Date": ...` from coercing an input value.
+/// The code of an error async-graphql raised itself, which it gives no code of its own.
+///
+/// Only the message tells these errors apart. In async-graphql 7 (7.2.1, checked against
+/// its source) they all reach the response as a plain `ServerError` (message, locations,
+/// path, no extensions, no `source`): a syntax error (`From<parser::Error>`), a failed
+/// validation rule (`RuleError`, message and locations only), an exceeded limit ("Query is
+/// too complex."), an unknown operation name, and an input value that does not coerce
+/// (`InputValueError::into_server_error`). The validation hook of an `Extension` would tell
+/// the validation stage apart, but not which rule failed, and the argument path of a bad
+/// value (`field`) exists only in the text. So the message forms are read here, and only
+/// here; `message_forms_of_the_locked_async_graphql` (below) pins them to the version in
+/// Cargo.lock. The forms:
+/// - `Invalid value for argument "input.lines.0.debit", expected type "Decimal"`: a
+///   value, given inline or as a variable, that validation found not to fit its type
+///   (`ArgumentsOfCorrectType`): `BAD_USER_INPUT` with `field`.
+/// - `Failed to parse "Date": ...` and `Expected input type "Int", found ...`: a value
+///   that failed to coerce while a field resolved: `BAD_USER_INPUT`.
+/// - anything else (syntax, unknown fields, limits, operation names): `BAD_REQUEST`.
 fn uncoded_error_code(message: &str) -> (&'static str, Option<&str>) {
     if let Some(rest) = message.strip_prefix("Invalid value for argument \"") {
         return ("BAD_USER_INPUT", rest.split('"').next().filter(|path| !path.is_empty()));
     }
-    if message.starts_with("Failed to parse \"") {
+    if message.starts_with("Failed to parse \"") || message.starts_with("Expected input type \"") {
         return ("BAD_USER_INPUT", None);
     }
     ("BAD_REQUEST", None)
@@ -215,24 +230,118 @@ pub fn operation_name(request: &BatchRequest) -> String {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::Value;
+    use async_graphql::{
+        EmptyMutation, EmptySubscription, InputValueError, InputValueResult, Object, Scalar, ScalarType, Schema, Value,
+    };
 
     use super::*;
 
+    /// The async-graphql whose message forms `uncoded_error_code` reads.
+    const MESSAGE_FORMS_OF: &str = "7.2.1";
+
     #[test]
-    fn input_errors_are_bad_user_input_with_their_path() {
-        assert_eq!(
-            uncoded_error_code(r#"Invalid value for argument "input.lines.0.debit", expected type "Decimal""#),
-            ("BAD_USER_INPUT", Some("input.lines.0.debit"))
+    fn message_forms_of_the_locked_async_graphql() {
+        let lock = include_str!("../../Cargo.lock");
+        assert!(
+            lock.contains(&format!("name = \"async-graphql\"\nversion = \"{MESSAGE_FORMS_OF}\"")),
+            "async-graphql changed version: check the message forms of `uncoded_error_code` against \
+             its source (validation/rules/arguments_of_correct_type.rs, error.rs), then update MESSAGE_FORMS_OF"
         );
+    }
+
+    /// The first error's message and its classification, from a real execution.
+    fn classified(schema_response: async_graphql::Response) -> (String, &'static str, Option<String>) {
+        let message = schema_response
+            .errors
+            .first()
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        let (code, field) = uncoded_error_code(&message);
+        (message.clone(), code, field.map(str::to_owned))
+    }
+
+    async fn tenant(query: &str) -> (String, &'static str, Option<String>) {
+        let limits = ApiLimits {
+            max_complexity: 500,
+            ..ApiLimits::default()
+        };
+        // Validation fails before any resolver, so no database is needed.
+        classified(crate::graphql::tenant::schema_with(&limits).execute(query).await)
+    }
+
+    #[tokio::test]
+    async fn validation_errors_of_values_are_bad_user_input_with_their_path() {
+        let (message, code, field) = tenant(
+            r#"mutation { createJournalEntry(input: { date: "2026-01-01", description: "x", lines: [{ accountId: "a", debit: 1 }] }) { id } }"#,
+        )
+        .await;
         assert_eq!(
-            uncoded_error_code(r#"Failed to parse "Date": a Date is YYYY-MM-DD"#),
-            ("BAD_USER_INPUT", None)
+            (code, field.as_deref()),
+            ("BAD_USER_INPUT", Some("input.lines.0.debit")),
+            "{message}"
         );
-        assert_eq!(
-            uncoded_error_code(r#"Unknown field "nope" on type "Company"."#),
-            ("BAD_REQUEST", None)
-        );
+        let (message, code, field) = tenant(r#"{ accounts(first: "ten") { totalCount } }"#).await;
+        assert_eq!((code, field.as_deref()), ("BAD_USER_INPUT", Some("first")), "{message}");
+        let (message, code, field) = tenant(r#"{ trialBalance(asOf: "2026-02-30") { totalDebit } }"#).await;
+        assert_eq!((code, field.as_deref()), ("BAD_USER_INPUT", Some("asOf")), "{message}");
+    }
+
+    #[tokio::test]
+    async fn other_request_errors_are_bad_request() {
+        for (query, form) in [
+            ("{ company {", " --> 1:12"),
+            ("{ company { nope } }", "Unknown field \"nope\""),
+            (
+                "{ accounts(first: 200) { nodes { children { code } } } }",
+                "Query is too complex.",
+            ),
+            (
+                "query A { company { name } } query B { company { name } }",
+                "Operation name required",
+            ),
+        ] {
+            let (message, code, field) = tenant(query).await;
+            assert!(message.contains(form), "{query}: {message}");
+            assert_eq!((code, field), ("BAD_REQUEST", None), "{query}: {message}");
+        }
+    }
+
+    /// A scalar whose values pass validation (the default `is_valid`) and fail to coerce
+    /// while the field resolves: the execution-time message forms.
+    struct Picky;
+
+    #[Scalar]
+    impl ScalarType for Picky {
+        fn parse(value: Value) -> InputValueResult<Self> {
+            match value {
+                Value::String(_) => Err(InputValueError::custom("never good enough")),
+                other => Err(InputValueError::expected_type(other)),
+            }
+        }
+        fn to_value(&self) -> Value {
+            Value::Null
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn take(&self, value: Picky) -> bool {
+            let _ = value;
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn values_that_fail_to_coerce_while_resolving_are_bad_user_input() {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let (message, code, _) = classified(schema.execute(r#"{ take(value: "x") }"#).await);
+        assert!(message.starts_with("Failed to parse \"Picky\""), "{message}");
+        assert_eq!(code, "BAD_USER_INPUT");
+        let (message, code, _) = classified(schema.execute("{ take(value: 1) }").await);
+        assert!(message.starts_with("Expected input type \"Picky\""), "{message}");
+        assert_eq!(code, "BAD_USER_INPUT");
     }
 
     #[tokio::test]
