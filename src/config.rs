@@ -71,7 +71,8 @@ impl Default for TenancyLimits {
     }
 }
 
-/// Limits on what one HTTP/GraphQL request may ask for (abuse protection).
+/// Limits on what one HTTP/GraphQL request may ask for (abuse protection), and which
+/// browser origins may ask.
 #[derive(Debug, Clone)]
 pub struct ApiLimits {
     /// `GRAPHQL_MAX_DEPTH`: deepest selection nesting.
@@ -97,6 +98,9 @@ pub struct ApiLimits {
     /// `METRICS_TENANT_LABELS`: tenants that get their own metrics label (the first N
     /// seen); the rest share `tenant="other"`. 0 turns per-tenant labels off.
     pub metrics_tenant_labels: usize,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins (exact, comma-separated, such as
+    /// `https://books.example.com`) whose pages may call the API. Empty: no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ApiLimits {
@@ -113,6 +117,7 @@ impl Default for ApiLimits {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             metrics_tenant_labels: 100,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -136,8 +141,33 @@ impl ApiLimits {
                 .map(Duration::from_millis)
                 .unwrap_or(d.shutdown_grace),
             metrics_tenant_labels: parse_var("METRICS_TENANT_LABELS")?.unwrap_or(d.metrics_tenant_labels),
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                .map(|list| parse_origins(&list))
+                .transpose()
+                .context("CORS_ALLOWED_ORIGINS")?
+                .unwrap_or(d.cors_allowed_origins),
         })
     }
+}
+
+/// Comma-separated exact origins (`scheme://host[:port]`, as a browser sends them in
+/// `Origin`): no wildcard, path or trailing slash, which would never match.
+fn parse_origins(list: &str) -> anyhow::Result<Vec<String>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let parsed = url::Url::parse(origin).map_err(|e| anyhow!("{origin:?} is not an origin: {e}"))?;
+            let exact = parsed.origin().ascii_serialization();
+            if !matches!(parsed.scheme(), "http" | "https") || exact != origin {
+                return Err(anyhow!(
+                    "{origin:?} is not an exact origin: write it as a browser sends it, such as \
+                     https://books.example.com (http or https, no path, no trailing slash, no wildcard)"
+                ));
+            }
+            Ok(exact)
+        })
+        .collect()
 }
 
 /// Everything a running service needs, with no gaps.
@@ -311,6 +341,23 @@ mod tests {
         );
         assert_eq!(absolute_path("/srv/nusa").expect("path"), PathBuf::from("/srv/nusa"));
         assert!(absolute_path("").is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_exact() {
+        assert_eq!(
+            parse_origins(" https://books.example.com, http://localhost:5173 ,").expect("origins"),
+            vec!["https://books.example.com", "http://localhost:5173"]
+        );
+        for bad in [
+            "*",
+            "https://books.example.com/",
+            "https://a.example.com/app",
+            "books.example.com",
+            "null",
+        ] {
+            assert!(parse_origins(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

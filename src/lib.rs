@@ -5,11 +5,13 @@
 //! # Request flow
 //!
 //! ```text
-//! POST /{tenant}/graphql                       http::tenant::graphql
+//! POST|GET /{tenant}/graphql                   http::tenant::{post, get}
+//! (a) AuthorisedTenant (extractor)             http::tenant
 //!   -> TenantSlug::parse                       tenancy::slug        400 INVALID_TENANT_SLUG
 //!   -> registry: tenant by slug                tenancy::registry    404 / 503
 //!   -> token hash -> tenant, scopes            http::auth           401 UNAUTHENTICATED, 403 TENANT_SUSPENDED
-//!   -> TenantConnections::get(tenant)          tenancy::connections 503 TENANT_UNAVAILABLE
+//! (b) parse (document cache), operation type   http::tenant::prepare  FORBIDDEN, 405 mutation over GET
+//! (c) TenantConnections::get(tenant)           tenancy::connections 503 TENANT_UNAVAILABLE
 //!   -> request.data(TenantDb)                  graphql::tenant
 //!   -> resolvers -> ledger services            ledger
 //!   -> that tenant's own database

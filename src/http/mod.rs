@@ -1,17 +1,22 @@
-//! The HTTP surface of API.md: routes, authentication, GraphQL handlers, health.
+//! The HTTP surface of API.md: routes, authentication, GraphQL handlers, GraphiQL and
+//! its assets, CORS, health.
 
 mod admin;
 mod auth;
 mod body;
+mod graphiql;
 mod health;
+mod negotiation;
 mod tenant;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::routing::get;
 use axum::Router;
 use secrecy::SecretString;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_http::LatencyUnit;
@@ -45,15 +50,23 @@ impl std::ops::Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     let max_body = state.limits.max_body_bytes;
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/admin/graphql", get(admin::graphiql).post(admin::graphql))
-        .route("/{tenant}/graphql", get(tenant::graphiql).post(tenant::graphql))
+        .route("/admin/graphql", get(admin::get).post(admin::post))
+        .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
+        .route("/assets/graphiql/{file}", get(graphiql::asset))
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
+        .layer(DefaultBodyLimit::max(max_body));
+    // CORS answers preflights before routing, and its headers go on every response
+    // (errors too, so a browser frontend can read them).
+    let routes = match cors(&state.limits.cors_allowed_origins) {
+        Some(cors) => routes.layer(cors),
+        None => routes,
+    };
+    routes
         // Outermost first: assign a request id, trace with it, return it as a header.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -67,8 +80,34 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// CORS for the browser origins of `CORS_ALLOWED_ORIGINS` (none: no CORS headers at all).
+/// Exact origins, no credentials (the API takes bearer tokens, not cookies), preflights
+/// cached for 10 minutes.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(
+                origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()),
+            ))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                request_id.clone(),
+            ])
+            .expose_headers([header::RETRY_AFTER, header::CONTENT_DISPOSITION, request_id])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
 /// Every request's span: its id (also the `x-request-id` response header), method and
-/// path; the tenant handler adds the tenant slug and the operation name.
+/// path; the tenant handler adds the tenant slug and the operation name. The path only:
+/// never the query string, which holds a GET request's variables.
 fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     let request_id = request
         .headers()

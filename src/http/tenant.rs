@@ -1,117 +1,261 @@
-//! `POST /{tenant}/graphql` and its GraphiQL page: slug -> registry -> token ->
-//! tenant pool -> `TenantDb` in the request -> the tenant schema.
+//! `/{tenant}/graphql`: a tenant's GraphQL over HTTP, in three steps.
+//!
+//! - (a) [`AuthorisedTenant`], an extractor: slug -> tenant row (directory) -> status ->
+//!   bearer token -> schema version. No tenant pool is touched before it succeeds.
+//! - (b) [`prepare`]: each document parsed once (or taken from the cache), the type of
+//!   operation it selects, and the operations the token's scopes refuse.
+//! - (c) [`execute`]: a lease on the tenant's pool, the statement counter, the request
+//!   timeout, codes for errors no resolver coded, and 503 when the database went away.
+//!
+//! `POST` reads a JSON body. `GET` serves GraphiQL to a browser, or runs a query from
+//! the URL parameters (GraphQL over HTTP; never a mutation). Both end in [`answer`], the
+//! one place where a request's metrics are recorded.
 
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, ServerError};
-use async_graphql_axum::GraphQLResponse;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::auth::verify_tenant_token;
-use super::body::{code_uncoded_errors, operation_name, parse_graphql_body};
-use super::AppState;
-use crate::entities::registry::tenants::TenantStatus;
+use super::body::{
+    code_uncoded_errors, error_response, get_request, graphql_response, mutation_over_get, no_store, operation_name,
+    parse_graphql_body, Transport,
+};
+use super::negotiation::{response_media, wanted, ResponseMedia, Wanted};
+use super::{graphiql, AppState};
+use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result};
 use crate::graphql::tenant::{check_scope, selected_operation, TenantDb, TenantSchema};
 use crate::tenancy::slug::TenantSlug;
+use crate::tenancy::tokens::Scope;
+
+/// `POST /{tenant}/graphql`: a JSON body, one request or a batch.
+pub async fn post(
+    State(state): State<AppState>,
+    received: Received,
+    tenant: std::result::Result<AuthorisedTenant, Refused>,
+    headers: HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Response {
+    let media = response_media(&headers);
+    let read = || parse_graphql_body(body, &state.limits);
+    answer(&state, received, tenant, read, Transport::Post, media).await
+}
+
+/// `GET /{tenant}/graphql`: GraphiQL for a browser (no token needed for the page);
+/// otherwise a query from the URL parameters, with the same steps as a POST.
+pub async fn get(State(state): State<AppState>, received: Received, request: Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let media = match wanted(&parts.headers) {
+        Wanted::Page => return graphiql_page(&mut parts, &state).await,
+        Wanted::Response(media) => media,
+    };
+    let tenant = AuthorisedTenant::from_request_parts(&mut parts, &state).await;
+    let read = || get_request(parts.uri.query());
+    no_store(answer(&state, received, tenant, read, Transport::Get, media).await)
+}
+
+/// GraphiQL pointed at this tenant: the slug must be valid, the tenant is not looked up.
+async fn graphiql_page(parts: &mut Parts, state: &AppState) -> Response {
+    match parse_slug(Path::<String>::from_request_parts(parts, state).await) {
+        Ok(slug) => graphiql::page(&format!("Nusa Journal — {slug}"), &format!("/{slug}/graphql")),
+        Err(error) => error_response(error, ResponseMedia::Json),
+    }
+}
+
+/// When the request arrived. The first extractor of a handler, so the latency in the
+/// metrics includes step (a) and reading the body.
+pub struct Received(Instant);
+
+impl<S: Send + Sync> FromRequestParts<S> for Received {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> std::result::Result<Self, Infallible> {
+        Ok(Received(Instant::now()))
+    }
+}
+
+// --- (a) the authorised tenant -------------------------------------------------------
+
+/// A request's tenant, checked: the slug names a tenant that is neither deleted nor still
+/// being provisioned, the bearer token is one of its own, the tenant is not suspended and
+/// its database schema is not behind this binary.
+pub struct AuthorisedTenant {
+    pub tenant: tenants::Model,
+    /// What the token may do.
+    pub scopes: Vec<Scope>,
+}
+
+/// Why step (a) refused a request; `tenant` is the slug once the token proved the caller
+/// belongs to it (a metrics label: anonymous callers must not create labels).
+pub struct Refused {
+    tenant: Option<String>,
+    error: Error,
+}
+
+/// The refusal as it is. The handlers here take `Result<AuthorisedTenant, Refused>`
+/// instead, so that [`answer`] counts refusals in the metrics too.
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        self.error.into_response()
+    }
+}
+
+impl FromRequestParts<AppState> for AuthorisedTenant {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> std::result::Result<Self, Refused> {
+        let anonymous = |error| Refused { tenant: None, error };
+        let slug = parse_slug(Path::<String>::from_request_parts(parts, state).await).map_err(anonymous)?;
+        let tenant = state
+            .services
+            .directory
+            .tenant(&slug)
+            .await
+            .map_err(anonymous)?
+            .ok_or(Error::TenantNotFound)
+            .map_err(anonymous)?;
+        tracing::Span::current().record("tenant", tenant.slug.as_str());
+        match tenant.status {
+            TenantStatus::Deleted => return Err(anonymous(Error::TenantNotFound)),
+            TenantStatus::Provisioning => {
+                return Err(anonymous(Error::TenantUnavailable(
+                    "the tenant is still being provisioned".into(),
+                )))
+            }
+            TenantStatus::Active | TenantStatus::Suspended => {}
+        }
+        let scopes = verify_tenant_token(&state.services.directory, &tenant, &parts.headers)
+            .await
+            .map_err(anonymous)?;
+        let known = |error| Refused {
+            tenant: Some(tenant.slug.clone()),
+            error,
+        };
+        if tenant.status == TenantStatus::Suspended {
+            return Err(known(Error::TenantSuspended));
+        }
+        refuse_outdated_schema(&tenant).map_err(known)?;
+        Ok(AuthorisedTenant { tenant, scopes })
+    }
+}
 
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
     let Path(raw) = path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
     TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
 }
 
-/// What a request was, for the metrics (bounded labels only).
-struct Observed {
-    tenant: Option<String>,
-    operation: &'static str,
+/// A tenant whose schema is behind this binary is refused rather than migrated on the
+/// request path: migrations are an operator's step (`migrate tenants`), run before a
+/// new version takes traffic. A schema ahead of the binary (during a rollout) is served.
+fn refuse_outdated_schema(tenant: &tenants::Model) -> Result<()> {
+    let expected = migration::latest_version();
+    match tenant.schema_version.as_deref() {
+        Some(version) if version >= expected.as_str() => Ok(()),
+        _ => Err(Error::TenantUnavailable(
+            "the tenant's database schema is behind this version of the service; \
+             an operator must run `nusa-journal migrate tenants`"
+                .into(),
+        )),
+    }
 }
 
-pub async fn graphql(
-    State(state): State<AppState>,
-    path: std::result::Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
-    let mut observed = Observed {
-        tenant: None,
-        operation: "unknown",
-    };
-    let (response, result) = match serve(&state, path, headers, body, &mut observed).await {
-        Ok((response, result)) => (response, result),
-        Err(err) => {
-            let code = err.code();
-            (err.into_response(), code)
-        }
-    };
-    state.metrics.observe_request(
-        observed.tenant.as_deref(),
-        observed.operation,
-        result,
-        started.elapsed(),
-    );
-    response
+// --- (b) the prepared documents ------------------------------------------------------
+
+/// A request whose documents are parsed, with what step (c) needs to know about them.
+struct Prepared {
+    request: BatchRequest,
+    /// The type of operation each document selects; `None` when it does not parse or
+    /// does not say which operation to run (execution reports that).
+    operations: Vec<Option<OperationType>>,
+    /// Per operation, the refusal of the token's scopes, if any.
+    refusals: Vec<Option<Error>>,
 }
 
-async fn serve(
-    state: &AppState,
-    path: std::result::Result<Path<String>, PathRejection>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
-    observed: &mut Observed,
-) -> Result<(Response, &'static str)> {
-    let span = tracing::Span::current();
-    let slug = parse_slug(path)?;
-    let tenant = state
-        .services
-        .directory
-        .tenant(&slug)
-        .await?
-        .ok_or(Error::TenantNotFound)?;
-    span.record("tenant", tenant.slug.as_str());
-    match tenant.status {
-        TenantStatus::Deleted => return Err(Error::TenantNotFound),
-        TenantStatus::Provisioning => {
-            return Err(Error::TenantUnavailable("the tenant is still being provisioned".into()))
-        }
-        TenantStatus::Active | TenantStatus::Suspended => {}
-    }
-    let scopes = verify_tenant_token(&state.services.directory, &tenant, &headers).await?;
-    observed.tenant = Some(tenant.slug.clone());
-    if tenant.status == TenantStatus::Suspended {
-        return Err(Error::TenantSuspended);
-    }
-    refuse_outdated_schema(&tenant)?;
-    let mut request = parse_graphql_body(body, &state.limits)?;
-    span.record("operation", operation_name(&request).as_str());
-    // Each document is parsed at most once here (or taken from the cache); one that does
-    // not parse selects no operation, and execution reports its syntax error.
+/// Each document is parsed at most once here (or taken from the cache) and the parsed
+/// document stays in the request, so the scopes are checked on what executes. A READ
+/// token's mutation is refused inside GraphQL (API.md lists FORBIDDEN among the errors
+/// of a GraphQL response): nothing of it runs; other operations of a batch do.
+fn prepare(state: &AppState, mut request: BatchRequest, scopes: &[Scope]) -> Prepared {
+    tracing::Span::current().record("operation", operation_name(&request).as_str());
     let operations: Vec<_> = request
         .iter_mut()
         .map(|one| state.documents.prepare(one).then(|| selected_operation(one)).flatten())
         .collect();
-    observed.operation = match &request {
-        BatchRequest::Single(_) => operation_kind(operations.first().copied().flatten()),
-        BatchRequest::Batch(_) => "batch",
-    };
-    // A READ token's mutation is refused inside GraphQL (API.md lists FORBIDDEN among the
-    // errors of a GraphQL response): nothing of it runs; other operations of a batch do.
-    let refusals: Vec<Option<Error>> = operations
-        .into_iter()
-        .map(|operation| check_scope(operation, &scopes).err())
+    let refusals = operations
+        .iter()
+        .map(|operation| check_scope(*operation, scopes).err())
         .collect();
-    if !refusals.is_empty() && refusals.iter().all(Option::is_some) {
-        // Nothing may run (`execute` only answers refusals), so no pool is touched.
-        let response = execute(&state.tenant_schema, request, refusals).await;
-        return Ok((GraphQLResponse::from(response).into_response(), "FORBIDDEN"));
+    Prepared {
+        request,
+        operations,
+        refusals,
     }
-    let lease = state.services.connections.get(&tenant).await?;
+}
+
+impl Prepared {
+    /// The `operation` label of the metrics.
+    fn kind(&self) -> &'static str {
+        match (&self.request, self.operations.as_slice()) {
+            (BatchRequest::Single(_), [operation]) => operation_kind(*operation),
+            (BatchRequest::Single(_), _) => "unknown",
+            (BatchRequest::Batch(_), _) => "batch",
+        }
+    }
+
+    fn selects_mutation(&self) -> bool {
+        self.operations.contains(&Some(OperationType::Mutation))
+    }
+
+    /// Nothing may run: every operation was refused.
+    fn all_refused(&self) -> bool {
+        !self.refusals.is_empty() && self.refusals.iter().all(Option::is_some)
+    }
+}
+
+fn operation_kind(operation: Option<OperationType>) -> &'static str {
+    match operation {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
+// --- (c) execution -------------------------------------------------------------------
+
+/// What running a prepared request gave.
+struct Executed {
+    response: BatchResponse,
+    /// SQL statements sent (none when every operation was refused: no pool was touched).
+    statements: Option<u64>,
+    /// The tenant's database went away under the request (503, pool dropped).
+    database_lost: bool,
+}
+
+/// Runs the operations that were not refused on the tenant's own database, within the
+/// request timeout.
+async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared) -> Result<Executed> {
+    let all_refused = prepared.all_refused();
+    let Prepared { request, refusals, .. } = prepared;
+    if all_refused {
+        // `run` only answers refusals here, so no pool is touched.
+        return Ok(Executed {
+            response: run(&state.tenant_schema, request, refusals).await,
+            statements: None,
+            database_lost: false,
+        });
+    }
+    let lease = state.services.connections.get(&tenant.tenant).await?;
     // Count the statements this request sends: a regression to N+1 shows in /metrics.
     let statements = Arc::new(AtomicU64::new(0));
     let mut conn = lease.conn.clone();
@@ -120,36 +264,35 @@ async fn serve(
         counter.fetch_add(1, Ordering::Relaxed);
     });
     let request = request.data(TenantDb {
-        slug: tenant.slug.clone(),
+        slug: tenant.tenant.slug.clone(),
         conn,
-        scopes,
+        scopes: tenant.scopes.clone(),
         cache: Default::default(),
     });
     let executed = tokio::time::timeout(
         state.limits.request_timeout,
-        execute(&state.tenant_schema, request, refusals),
+        run(&state.tenant_schema, request, refusals),
     )
     .await;
     drop(lease);
     let mut response = executed.map_err(|_| Error::Timeout(state.limits.request_timeout.as_millis()))?;
-    state.metrics.observe_statements(statements.load(Ordering::Relaxed));
     code_uncoded_errors(&mut response);
     let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
-    let failed = response_has_errors(&response);
-    let mut http = GraphQLResponse::from(response).into_response();
     if database_lost {
-        // The pool's connections died under us: answer 503 as API.md says, and let the
-        // next request reopen the pool (with backoff) instead of reusing dead connections.
-        state.services.connections.invalidate(&tenant.slug);
-        *http.status_mut() = axum::http::StatusCode::SERVICE_UNAVAILABLE;
-        return Ok((http, "TENANT_UNAVAILABLE"));
+        // The pool's connections died under us: let the next request reopen the pool
+        // (with backoff) instead of reusing dead connections.
+        state.services.connections.invalidate(&tenant.tenant.slug);
     }
-    Ok((http, if failed { "error" } else { "ok" }))
+    Ok(Executed {
+        response,
+        statements: Some(statements.load(Ordering::Relaxed)),
+        database_lost,
+    })
 }
 
 /// Runs the operations of `request` except the refused ones, which answer their refusal.
 /// A batch runs concurrently with its responses in order, as `Schema::execute_batch` does.
-async fn execute(schema: &TenantSchema, request: BatchRequest, refusals: Vec<Option<Error>>) -> BatchResponse {
+async fn run(schema: &TenantSchema, request: BatchRequest, refusals: Vec<Option<Error>>) -> BatchResponse {
     let answer = |one: async_graphql::Request, refusal: Option<Error>| async move {
         match refusal {
             Some(refusal) => refused(refusal),
@@ -173,31 +316,15 @@ fn refused(refusal: Error) -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![error])
 }
 
-fn response_has_errors(response: &async_graphql::BatchResponse) -> bool {
+fn responses(response: &BatchResponse) -> Vec<&async_graphql::Response> {
     match response {
-        async_graphql::BatchResponse::Single(one) => !one.errors.is_empty(),
-        async_graphql::BatchResponse::Batch(many) => many.iter().any(|r| !r.errors.is_empty()),
+        BatchResponse::Single(one) => vec![one],
+        BatchResponse::Batch(many) => many.iter().collect(),
     }
 }
 
-/// GraphiQL pointed at this tenant. The page needs no token; queries from it do.
-pub async fn graphiql(path: std::result::Result<Path<String>, PathRejection>) -> Result<Html<String>> {
-    let slug = parse_slug(path)?;
-    let endpoint = format!("/{slug}/graphql");
-    Ok(Html(
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint(&endpoint)
-            .title(&format!("Nusa Journal — {slug}"))
-            .finish(),
-    ))
-}
-
-fn response_has_code(response: &async_graphql::BatchResponse, code: &str) -> bool {
-    let responses: Vec<&async_graphql::Response> = match response {
-        async_graphql::BatchResponse::Single(one) => vec![one],
-        async_graphql::BatchResponse::Batch(many) => many.iter().collect(),
-    };
-    responses.iter().flat_map(|r| r.errors.iter()).any(|error| {
+fn response_has_code(response: &BatchResponse, code: &str) -> bool {
+    responses(response).iter().flat_map(|r| r.errors.iter()).any(|error| {
         error
             .extensions
             .as_ref()
@@ -206,27 +333,103 @@ fn response_has_code(response: &async_graphql::BatchResponse, code: &str) -> boo
     })
 }
 
-/// A tenant whose schema is behind this binary is refused rather than migrated on the
-/// request path: migrations are an operator's step (`migrate tenants`), run before a
-/// new version takes traffic. A schema ahead of the binary (during a rollout) is served.
-fn refuse_outdated_schema(tenant: &crate::entities::registry::tenants::Model) -> Result<()> {
-    let expected = migration::latest_version();
-    match tenant.schema_version.as_deref() {
-        Some(version) if version >= expected.as_str() => Ok(()),
-        _ => Err(Error::TenantUnavailable(
-            "the tenant's database schema is behind this version of the service; \
-             an operator must run `nusa-journal migrate tenants`"
-                .into(),
-        )),
+// --- the answer, and the one place of the metrics ------------------------------------
+
+/// What a request came to: its response and its labels in the metrics.
+struct Outcome {
+    response: Response,
+    /// The tenant's slug once its token was verified.
+    tenant: Option<String>,
+    operation: &'static str,
+    /// `ok`, `error` (a GraphQL response with errors) or the code that ended the request.
+    result: &'static str,
+    statements: Option<u64>,
+}
+
+impl Outcome {
+    fn failed(tenant: Option<String>, operation: &'static str, error: Error, media: ResponseMedia) -> Outcome {
+        Outcome {
+            result: error.code(),
+            response: error_response(error, media),
+            tenant,
+            operation,
+            statements: None,
+        }
     }
 }
 
-fn operation_kind(operation: Option<async_graphql::parser::types::OperationType>) -> &'static str {
-    use async_graphql::parser::types::OperationType;
-    match operation {
-        Some(OperationType::Query) => "query",
-        Some(OperationType::Mutation) => "mutation",
-        Some(OperationType::Subscription) => "subscription",
-        None => "unknown",
+/// Steps (b) and (c) for a request that passed step (a), and the one place where every
+/// tenant GraphQL request, answered or refused, is recorded in the metrics.
+async fn answer(
+    state: &AppState,
+    received: Received,
+    tenant: std::result::Result<AuthorisedTenant, Refused>,
+    read: impl FnOnce() -> Result<BatchRequest>,
+    transport: Transport,
+    media: ResponseMedia,
+) -> Response {
+    let outcome = match tenant {
+        Err(Refused { tenant, error }) => Outcome::failed(tenant, "unknown", error, media),
+        Ok(tenant) => serve(state, &tenant, read, transport, media).await,
+    };
+    if let Some(statements) = outcome.statements {
+        state.metrics.observe_statements(statements);
+    }
+    state.metrics.observe_request(
+        outcome.tenant.as_deref(),
+        outcome.operation,
+        outcome.result,
+        received.0.elapsed(),
+    );
+    outcome.response
+}
+
+async fn serve(
+    state: &AppState,
+    tenant: &AuthorisedTenant,
+    read: impl FnOnce() -> Result<BatchRequest>,
+    transport: Transport,
+    media: ResponseMedia,
+) -> Outcome {
+    let label = Some(tenant.tenant.slug.clone());
+    let request = match read() {
+        Ok(request) => request,
+        Err(error) => return Outcome::failed(label, "unknown", error, media),
+    };
+    let prepared = prepare(state, request, &tenant.scopes);
+    let operation = prepared.kind();
+    if transport == Transport::Get && prepared.selects_mutation() {
+        return Outcome {
+            response: mutation_over_get(media),
+            tenant: label,
+            operation,
+            result: "BAD_REQUEST",
+            statements: None,
+        };
+    }
+    let all_refused = prepared.all_refused();
+    let executed = match execute(state, tenant, prepared).await {
+        Ok(executed) => executed,
+        Err(error) => return Outcome::failed(label, operation, error, media),
+    };
+    let result = if all_refused {
+        "FORBIDDEN"
+    } else if executed.database_lost {
+        "TENANT_UNAVAILABLE"
+    } else if responses(&executed.response).iter().any(|r| !r.errors.is_empty()) {
+        "error"
+    } else {
+        "ok"
+    };
+    let mut response = graphql_response(executed.response, media);
+    if executed.database_lost {
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    Outcome {
+        response,
+        tenant: label,
+        operation,
+        result,
+        statements: executed.statements,
     }
 }

@@ -158,6 +158,12 @@ impl TestApp {
         Self::spawn_config(config, master_key).await
     }
 
+    /// Spawns with `CORS_ALLOWED_ORIGINS` set to `origins` (every other test gets none).
+    pub async fn spawn_with_cors(origins: &[&str]) -> TestApp {
+        let origins: Vec<String> = origins.iter().map(|origin| (*origin).to_owned()).collect();
+        Self::spawn_with(move |c| c.api.cors_allowed_origins = origins).await
+    }
+
     /// Another instance on the same registry (and with the same keys), maybe configured differently.
     pub async fn another_instance(&self, change: impl FnOnce(&mut ServiceConfig)) -> TestApp {
         let mut config = self.config.clone();
