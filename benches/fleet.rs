@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench --bench fleet` (options: `-- --tenants 200 --provision 20`).
 //! Starts its own PostgreSQL cluster (fsync on, like production) in a temp folder.
+// A benchmark harness, like a test, may stop at the first failed step.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

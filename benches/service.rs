@@ -11,6 +11,8 @@
 //!      and our rate as a share of that floor.
 //! The load generator runs in this process and shares the 2 cores with the server and
 //! PostgreSQL, as pgbench does for the floor.
+// A benchmark harness, like a test, may stop at the first failed step.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

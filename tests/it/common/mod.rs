@@ -1,6 +1,6 @@
 //! The test harness: real PostgreSQL, real server, real HTTP.
 //!
-//! Each test binary starts one throwaway cluster from the installed binaries (as the
+//! The test binary starts one throwaway cluster from the installed binaries (as the
 //! `postgres` user when running as root), on a free port, with fsync off; it is
 //! stopped and its folder removed when the binary exits. `TEST_DATABASE_ADMIN_URL`
 //! points the suite at an existing server instead. Each test gets its own registry

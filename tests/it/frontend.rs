@@ -2,7 +2,7 @@
 //! and their embedded assets (also in a real headless browser), GraphQL over GET with
 //! content negotiation, and a real client (`@urql/core`) in its default configuration.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! The books: posting rules and their codes, money, numbering under concurrency, the
 //! database's own refusals, reversal, pagination, idempotency, reports, batching.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! Tenant lifecycle and fleet operations: provisioning with rollback, the template
 //! database, `migrate tenants`, backup and restore, delete and purge.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The foundation: slugs over HTTP, unknown tenants, isolation between tenants,
 //! sealed credentials, role isolation.
 
-mod common;
+use crate::common;
 
 use common::{error_code, TestApp};
 use nusa_journal::entities::registry::tenants;

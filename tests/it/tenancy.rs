@@ -1,7 +1,7 @@
 //! The tenancy core: the bounded connection manager, tenant tokens, status
 //! enforcement, invalidation across instances, and a tenant database that dies.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Facing the internet: request limits, logs without secrets, metrics, graceful shutdown.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

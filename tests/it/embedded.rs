@@ -1,6 +1,6 @@
 //! The embedded default, run as a real process: `nusa-journal` with no configuration.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,17 @@
+//! The integration tests, one binary: the crate is linked once, and the tests share one
+//! throwaway PostgreSQL cluster (started on first use by `common::server`, stopped when
+//! the binary exits). Each test still gets its own registry database and uniquely named
+//! tenants, so they run in parallel and in any order. Tests that need a cluster of their
+//! own (a second server, the embedded default) start it themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+mod books;
+mod embedded;
+mod foundation;
+mod frontend;
+mod lifecycle;
+mod operability;
+mod schema;
+mod tenancy;
