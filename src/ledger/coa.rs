@@ -3,47 +3,17 @@
 
 use std::collections::{HashMap, HashSet};
 
-/// Account classes of API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccountClass {
-    Asset,
-    Liability,
-    Equity,
-    Revenue,
-    Expense,
-}
+use sea_orm::ActiveEnum;
 
-impl AccountClass {
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "ASSET" => AccountClass::Asset,
-            "LIABILITY" => AccountClass::Liability,
-            "EQUITY" => AccountClass::Equity,
-            "REVENUE" => AccountClass::Revenue,
-            "EXPENSE" => AccountClass::Expense,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountClass::Asset => "ASSET",
-            AccountClass::Liability => "LIABILITY",
-            AccountClass::Equity => "EQUITY",
-            AccountClass::Revenue => "REVENUE",
-            AccountClass::Expense => "EXPENSE",
-        }
-    }
-}
+use crate::entities::tenant::account::{AccountType, NormalBalance};
 
 /// One account of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateAccount {
     pub code: String,
     pub name: String,
-    pub class: AccountClass,
-    /// `true` for DEBIT.
-    pub debit_normal: bool,
+    pub account_type: AccountType,
+    pub normal_balance: NormalBalance,
     pub parent_code: Option<String>,
     pub is_postable: bool,
 }
@@ -99,12 +69,10 @@ pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, String> {
         let [code, name, class, normal, parent, postable] = fields[..] else {
             return Err(format!("line {}: expected 6 fields", number + 2));
         };
-        let class = AccountClass::parse(class).ok_or_else(|| format!("{code}: unknown type {class}"))?;
-        let debit_normal = match normal {
-            "DEBIT" => true,
-            "CREDIT" => false,
-            other => return Err(format!("{code}: unknown normal balance {other}")),
-        };
+        let account_type =
+            AccountType::try_from_value(&class.to_owned()).map_err(|_| format!("{code}: unknown type {class}"))?;
+        let normal_balance = NormalBalance::try_from_value(&normal.to_owned())
+            .map_err(|_| format!("{code}: unknown normal balance {normal}"))?;
         let is_postable = match postable {
             "true" => true,
             "false" => false,
@@ -124,8 +92,8 @@ pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, String> {
         accounts.push(TemplateAccount {
             code: code.to_owned(),
             name: name.to_owned(),
-            class,
-            debit_normal,
+            account_type,
+            normal_balance,
             parent_code,
             is_postable,
         });
@@ -189,7 +157,8 @@ mod tests {
         }
         let discount = t.accounts.iter().find(|a| a.name == "Diskon Penjualan");
         assert!(
-            discount.is_some_and(|a| a.class == AccountClass::Revenue && a.debit_normal),
+            discount
+                .is_some_and(|a| a.account_type == AccountType::Revenue && a.normal_balance == NormalBalance::Debit),
             "a contra revenue account"
         );
     }

@@ -15,16 +15,13 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::entities::tenant::{account, company, journal_entry as entry, journal_line as line};
+use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
+use crate::entities::tenant::{account, company, journal_line as line};
 use crate::error::{Error, Result};
 use crate::ledger::company::company as load_company;
 use crate::ledger::money::format_amount;
 use crate::ledger::paging::{self, Page, Total};
 use crate::ledger::posting::{BalancedLines, RawLine};
-
-pub const DRAFT: &str = "DRAFT";
-pub const POSTED: &str = "POSTED";
-pub const REVERSED: &str = "REVERSED";
 
 /// The fiscal year a date falls in, named by the calendar year in which it starts.
 pub fn fiscal_year(date: NaiveDate, start_month: u32) -> i32 {
@@ -167,7 +164,7 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
         date: Set(new.date),
         description: Set(description),
         reference: Set(reference),
-        status: Set(DRAFT.into()),
+        status: Set(EntryStatus::Draft),
         reversal_of: Set(None),
         idempotency_key: Set(new.idempotency_key.clone()),
         request_hash: Set(new.idempotency_key.as_ref().map(|_| hash.clone())),
@@ -239,7 +236,7 @@ async fn lock_entry(db: &impl ConnectionTrait, id: Uuid) -> Result<entry::Model>
 pub async fn post(db: &DatabaseConnection, id: Uuid) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
-    if current.status != DRAFT {
+    if current.status != EntryStatus::Draft {
         return Err(Error::conflict("id", "the entry is already posted"));
     }
     let posted = post_in(&txn, current).await?;
@@ -272,7 +269,7 @@ async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entr
     let sequence = next_sequence(txn, fy).await?;
     let mut row: entry::ActiveModel = draft.into();
     let now = Utc::now();
-    row.status = Set(POSTED.into());
+    row.status = Set(EntryStatus::Posted);
     row.number = Set(Some(entry_number(fy, sequence)));
     row.fiscal_year = Set(Some(fy));
     row.sequence = Set(Some(sequence));
@@ -317,7 +314,7 @@ pub struct EntryChanges {
 pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChanges) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
-    if current.status != DRAFT {
+    if current.status != EntryStatus::Draft {
         return Err(Error::conflict(
             "id",
             "a posted entry cannot be changed; reverse it instead",
@@ -352,7 +349,7 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
 pub async fn delete_draft(db: &DatabaseConnection, id: Uuid) -> Result<Uuid> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
-    if current.status != DRAFT {
+    if current.status != EntryStatus::Draft {
         return Err(Error::conflict(
             "id",
             "a posted entry cannot be deleted; reverse it instead",
@@ -372,10 +369,10 @@ pub async fn reverse(
 ) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let original = lock_entry(&txn, id).await?;
-    match original.status.as_str() {
-        POSTED => {}
-        REVERSED => return Err(Error::conflict("id", "the entry is already reversed")),
-        _ => {
+    match original.status {
+        EntryStatus::Posted => {}
+        EntryStatus::Reversed => return Err(Error::conflict("id", "the entry is already reversed")),
+        EntryStatus::Draft => {
             return Err(Error::conflict(
                 "id",
                 "only a posted entry can be reversed (delete a draft instead)",
@@ -405,7 +402,7 @@ pub async fn reverse(
         date: Set(date),
         description: Set(description),
         reference: Set(original.number.clone()),
-        status: Set(DRAFT.into()),
+        status: Set(EntryStatus::Draft),
         reversal_of: Set(Some(id)),
         idempotency_key: Set(None),
         request_hash: Set(None),
@@ -432,7 +429,7 @@ pub async fn reverse(
     }
     let posted = post_in(&txn, mirror).await?;
     let mut marked: entry::ActiveModel = original.into();
-    marked.status = Set(REVERSED.into());
+    marked.status = Set(EntryStatus::Reversed);
     marked.updated_at = Set(now.into());
     marked.update(&txn).await?;
     txn.commit().await.map_err(commit_error)?;
@@ -480,7 +477,7 @@ pub async fn lines_of(db: &impl ConnectionTrait, entry_ids: &[Uuid]) -> Result<H
 
 #[derive(Debug, Clone, Default)]
 pub struct EntryFilter {
-    pub status: Option<String>,
+    pub status: Option<EntryStatus>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub account_id: Option<Uuid>,
@@ -511,8 +508,8 @@ pub async fn list(
     total: Total,
 ) -> Result<Page<entry::Model>> {
     let mut condition = Condition::all();
-    if let Some(status) = &filter.status {
-        condition = condition.add(entry::Column::Status.eq(status.clone()));
+    if let Some(status) = filter.status {
+        condition = condition.add(entry::Column::Status.eq(status));
     }
     if let Some(from) = filter.from {
         condition = condition.add(entry::Column::Date.gte(from));
@@ -598,7 +595,7 @@ mod tests {
             date: date(2026, 3, 1),
             description: "x".into(),
             reference: None,
-            status: DRAFT.into(),
+            status: EntryStatus::Draft,
             reversal_of: None,
             idempotency_key: None,
             request_hash: None,

@@ -1,55 +1,15 @@
 //! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`, `archiveAccount`.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
 use super::{parse_id, tenant_db};
-use crate::entities::tenant::account as entity;
+use crate::entities::tenant::account::{self as entity, AccountType, NormalBalance};
 use crate::error::Error;
 use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
-use crate::ledger::coa::AccountClass;
 use crate::ledger::company::Change;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AccountType {
-    Asset,
-    Liability,
-    Equity,
-    Revenue,
-    Expense,
-}
-
-impl From<AccountType> for AccountClass {
-    fn from(t: AccountType) -> Self {
-        match t {
-            AccountType::Asset => AccountClass::Asset,
-            AccountType::Liability => AccountClass::Liability,
-            AccountType::Equity => AccountClass::Equity,
-            AccountType::Revenue => AccountClass::Revenue,
-            AccountType::Expense => AccountClass::Expense,
-        }
-    }
-}
-
-impl AccountType {
-    fn of(stored: &str) -> Self {
-        match stored {
-            "LIABILITY" => AccountType::Liability,
-            "EQUITY" => AccountType::Equity,
-            "REVENUE" => AccountType::Revenue,
-            "EXPENSE" => AccountType::Expense,
-            _ => AccountType::Asset,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum BalanceSide {
-    Debit,
-    Credit,
-}
 
 /// An account of the chart.
 pub struct Account(pub entity::Model);
@@ -70,15 +30,11 @@ impl Account {
 
     #[graphql(name = "type")]
     async fn account_type(&self) -> AccountType {
-        AccountType::of(&self.0.account_type)
+        self.0.account_type
     }
 
-    async fn normal_balance(&self) -> BalanceSide {
-        if self.0.normal_balance == "DEBIT" {
-            BalanceSide::Debit
-        } else {
-            BalanceSide::Credit
-        }
+    async fn normal_balance(&self) -> NormalBalance {
+        self.0.normal_balance
     }
 
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
@@ -145,7 +101,7 @@ pub struct CreateAccountInput {
     pub is_postable: Option<bool>,
     pub description: Option<String>,
     /// Defaults to DEBIT for assets and expenses, CREDIT otherwise.
-    pub normal_balance: Option<BalanceSide>,
+    pub normal_balance: Option<NormalBalance>,
 }
 
 /// Fields left out are kept; `parentId` and `description` set to null are cleared.
@@ -177,7 +133,7 @@ impl AccountsQuery {
         let filter = filter.unwrap_or_default();
         let limit = page_size(ctx, first, 50)?;
         let service_filter = ServiceFilter {
-            class: filter.account_type.map(AccountClass::from),
+            account_type: filter.account_type,
             search: filter.search,
             include_archived: filter.include_archived.unwrap_or(false),
             postable_only: filter.postable_only,
@@ -223,7 +179,7 @@ impl AccountsMutation {
         let new = NewAccount {
             code: input.code,
             name: input.name,
-            class: input.account_type.into(),
+            account_type: input.account_type,
             parent_id: input
                 .parent_id
                 .as_ref()
@@ -231,7 +187,7 @@ impl AccountsMutation {
                 .transpose()?,
             is_postable: input.is_postable.unwrap_or(true),
             description: input.description,
-            normal_debit: input.normal_balance.map(|side| side == BalanceSide::Debit),
+            normal_balance: input.normal_balance,
         };
         let created = service::create(&db.conn, new).await?;
         db.cache.invalidate();

@@ -1,43 +1,19 @@
 //! Journal entries: queries and the draft / post / reverse mutations.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::accounts::Account;
 use super::{parse_id, tenant_db};
-use crate::entities::tenant::{journal_entry as entity, journal_line};
+use crate::entities::tenant::journal_entry::{self as entity, EntryStatus};
+use crate::entities::tenant::journal_line;
 use crate::error::Error;
 use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::company::Change;
 use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
 use crate::ledger::posting::RawLine;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum JournalEntryStatus {
-    Draft,
-    Posted,
-    Reversed,
-}
-
-impl JournalEntryStatus {
-    fn of(stored: &str) -> Self {
-        match stored {
-            service::POSTED => JournalEntryStatus::Posted,
-            service::REVERSED => JournalEntryStatus::Reversed,
-            _ => JournalEntryStatus::Draft,
-        }
-    }
-
-    fn stored(self) -> &'static str {
-        match self {
-            JournalEntryStatus::Draft => service::DRAFT,
-            JournalEntryStatus::Posted => service::POSTED,
-            JournalEntryStatus::Reversed => service::REVERSED,
-        }
-    }
-}
 
 pub struct JournalEntry(pub entity::Model);
 
@@ -64,8 +40,8 @@ impl JournalEntry {
         self.0.reference.as_deref()
     }
 
-    async fn status(&self) -> JournalEntryStatus {
-        JournalEntryStatus::of(&self.0.status)
+    async fn status(&self) -> EntryStatus {
+        self.0.status
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<JournalLine>> {
@@ -192,7 +168,7 @@ pub struct UpdateJournalEntryInput {
 
 #[derive(InputObject, Default)]
 pub struct JournalEntryFilter {
-    pub status: Option<JournalEntryStatus>,
+    pub status: Option<EntryStatus>,
     pub from: Option<Date>,
     pub to: Option<Date>,
     pub account_id: Option<ID>,
@@ -219,7 +195,7 @@ impl JournalQuery {
         let filter = filter.unwrap_or_default();
         let limit = page_size(ctx, first, 50)?;
         let service_filter = EntryFilter {
-            status: filter.status.map(|s| s.stored().to_owned()),
+            status: filter.status,
             from: filter.from.map(|d| d.0),
             to: filter.to.map(|d| d.0),
             account_id: filter
