@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use crate::entities::tenant::account::{self, AccountType, NormalBalance};
 use crate::error::{Error, Result};
+use crate::ledger::change::Change;
 use crate::ledger::coa::CoaTemplate;
-use crate::ledger::company::Change;
 use crate::ledger::paging::{self, Page, Total};
 
 #[derive(Debug, Clone, Default)]

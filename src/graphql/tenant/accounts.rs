@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
-use crate::ledger::company::Change;
+use crate::ledger::change::Change;
 
 /// An account of the chart.
 pub struct Account(pub entity::Model);
@@ -201,20 +201,10 @@ impl AccountsMutation {
         input: UpdateAccountInput,
     ) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
-        let parent_id = match input.parent_id {
-            MaybeUndefined::Undefined => Change::Keep,
-            MaybeUndefined::Null => Change::Clear,
-            MaybeUndefined::Value(p) => Change::Set(parse_id(&p, "input.parentId")?),
-        };
-        let description = match input.description {
-            MaybeUndefined::Undefined => Change::Keep,
-            MaybeUndefined::Null => Change::Clear,
-            MaybeUndefined::Value(d) => Change::Set(d),
-        };
         let changes = AccountChanges {
             name: input.name,
-            parent_id,
-            description,
+            parent_id: Change::from(input.parent_id).try_map(|p| parse_id(&p, "input.parentId"))?,
+            description: input.description.into(),
             is_postable: input.is_postable,
         };
         let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;

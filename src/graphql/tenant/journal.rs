@@ -11,7 +11,6 @@ use crate::entities::tenant::journal_line;
 use crate::error::Error;
 use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
 use crate::graphql::scalars::{Date, DecimalText};
-use crate::ledger::company::Change;
 use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
 use crate::ledger::posting::RawLine;
 
@@ -263,11 +262,7 @@ impl JournalMutation {
         let changes = EntryChanges {
             date: input.date.map(|d| d.0),
             description: input.description,
-            reference: match input.reference {
-                MaybeUndefined::Undefined => Change::Keep,
-                MaybeUndefined::Null => Change::Clear,
-                MaybeUndefined::Value(r) => Change::Set(r),
-            },
+            reference: input.reference.into(),
             lines: input.lines.map(raw_lines),
         };
         let updated = service::update_draft(&db.conn, parse_id(&id, "id")?, changes).await?;

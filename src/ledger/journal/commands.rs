@@ -16,8 +16,8 @@ use super::{idempotency, queries};
 use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
+use crate::ledger::change::Change;
 use crate::ledger::company::company as load_company;
-use crate::ledger::company::Change;
 use crate::ledger::money::format_amount;
 use crate::ledger::posting::{BalancedLines, Line, RawLine};
 
@@ -108,11 +108,7 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
         ));
     }
     let description = changes.description.unwrap_or_else(|| current.description.clone());
-    let reference = match changes.reference {
-        Change::Keep => current.reference.clone(),
-        Change::Clear => None,
-        Change::Set(r) => Some(r),
-    };
+    let reference = changes.reference.apply(current.reference.clone());
     let (description, reference) = check_text(&description, reference.as_deref())?;
     if let Some(lines) = &changes.lines {
         let balanced = BalancedLines::new(lines, "input.lines")?;
