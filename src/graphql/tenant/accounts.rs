@@ -1,12 +1,11 @@
 //! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`, `archiveAccount`.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
 use super::{parse_id, tenant_db};
 use crate::entities::tenant::account::{self as entity, AccountType, NormalBalance};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
+use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
 use crate::ledger::change::Change;
@@ -113,7 +112,7 @@ pub struct UpdateAccountInput {
     pub is_postable: Option<bool>,
 }
 
-pub type AccountConnection = Connection<String, Account, ConnectionTotals>;
+pub type AccountConnection = CountedConnection<Account>;
 
 #[derive(Default)]
 pub struct AccountsQuery;
@@ -139,17 +138,8 @@ impl AccountsQuery {
             postable_only: filter.postable_only,
         };
         let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            ConnectionTotals {
-                total_count: page.total.unwrap_or_default(),
-            },
-        );
-        connection
-            .edges
-            .extend(page.rows.into_iter().map(|a| Edge::new(a.code.clone(), Account(a))));
-        Ok(connection)
+        // The cursor is the code: accounts are listed by code, which is unique.
+        Ok(connection(page, after.is_some(), |a| a.code.clone(), Account))
     }
 
     /// One account by `id` or by `code` (give exactly one).

@@ -1,6 +1,5 @@
 //! Journal entries: queries and the draft / post / reverse mutations.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::{DateTime, Utc};
 
@@ -9,7 +8,7 @@ use super::{parse_id, tenant_db};
 use crate::entities::tenant::journal_entry::{self as entity, EntryStatus};
 use crate::entities::tenant::journal_line;
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
+use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
 use crate::ledger::posting::RawLine;
@@ -174,7 +173,7 @@ pub struct JournalEntryFilter {
     pub search: Option<String>,
 }
 
-pub type JournalEntryConnection = Connection<String, JournalEntry, ConnectionTotals>;
+pub type JournalEntryConnection = CountedConnection<JournalEntry>;
 
 #[derive(Default)]
 pub struct JournalQuery;
@@ -206,19 +205,7 @@ impl JournalQuery {
         };
         let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
         db.cache.prefetch_page(&db.conn, &page.rows).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            ConnectionTotals {
-                total_count: page.total.unwrap_or_default(),
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|e| Edge::new(service::entry_cursor(&e), JournalEntry(e))),
-        );
-        Ok(connection)
+        Ok(connection(page, after.is_some(), service::entry_cursor, JournalEntry))
     }
 
     async fn journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<JournalEntry>> {
