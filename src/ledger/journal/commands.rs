@@ -1,6 +1,6 @@
 //! What changes journal entries: create (optionally posting at once), update or delete
 //! a draft, post, reverse. Each runs in one transaction; the rules are checked here and
-//! again by the database at commit.
+//! again by the database at commit (a refusal there is classified in `crate::error`).
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
@@ -81,7 +81,7 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
     } else {
         inserted
     };
-    txn.commit().await.map_err(commit_error)?;
+    txn.commit().await?;
     Ok(result)
 }
 
@@ -93,7 +93,7 @@ pub async fn post(db: &DatabaseConnection, id: Uuid) -> Result<entry::Model> {
         return Err(Error::conflict("id", "the entry is already posted"));
     }
     let posted = post_in(&txn, current).await?;
-    txn.commit().await.map_err(commit_error)?;
+    txn.commit().await?;
     Ok(posted)
 }
 
@@ -125,7 +125,7 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
     row.reference = Set(reference);
     row.updated_at = Set(Utc::now().into());
     let updated = row.update(&txn).await?;
-    txn.commit().await.map_err(commit_error)?;
+    txn.commit().await?;
     Ok(updated)
 }
 
@@ -196,18 +196,8 @@ pub async fn reverse(
     marked.status = Set(EntryStatus::Reversed);
     marked.updated_at = Set(Utc::now().into());
     marked.update(&txn).await?;
-    txn.commit().await.map_err(commit_error)?;
+    txn.commit().await?;
     Ok(posted)
-}
-
-/// A failure at commit is the database's balance check (or another constraint).
-fn commit_error(err: sea_orm::DbErr) -> Error {
-    let text = err.to_string();
-    if str::contains(&text, "is not balanced") {
-        Error::UnbalancedEntry("the database refused an unbalanced entry".into())
-    } else {
-        err.into()
-    }
 }
 
 /// The entry, locked until the transaction ends (so concurrent commands take turns).
