@@ -137,21 +137,25 @@ impl Error {
     }
 }
 
-/// Database errors are classified, not stringified: a connection failure means the
-/// tenant database is unavailable, everything else is internal.
+/// Database errors are classified, not stringified: by what failed (a connection means
+/// the tenant database is unavailable) and by SQLSTATE ([`from_sqlstate`]), never by
+/// message text. What has no API meaning is internal.
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
         if is_connection_error(&err) {
             tracing::warn!(error = %err, "database unavailable");
             return Error::TenantUnavailable("the tenant database is unavailable".into());
         }
-        Error::Internal(anyhow::Error::new(err))
+        match sqlstate(&err).as_deref().and_then(from_sqlstate) {
+            Some(classified) => classified,
+            None => Error::Internal(anyhow::Error::new(err)),
+        }
     }
 }
 
 /// True when the error means "could not reach or keep a connection", not a bad statement:
-/// I/O and pool failures, and the server's own connection-level errors (SQLSTATE class
-/// 08, connection exception, and 57P01-57P03, the server shutting down or starting).
+/// I/O and pool failures, and the server's own connection-level errors (the SQLSTATEs
+/// [`from_sqlstate`] answers `TENANT_UNAVAILABLE` for).
 pub fn is_connection_error(err: &DbErr) -> bool {
     use sea_orm::sqlx;
     let sqlx_error = match err {
@@ -164,9 +168,49 @@ pub fn is_connection_error(err: &DbErr) -> bool {
         sqlx::Error::Protocol(_) => true,
         sqlx::Error::Database(db) => db
             .code()
-            .is_some_and(|code| code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")),
+            .is_some_and(|code| matches!(from_sqlstate(&code), Some(Error::TenantUnavailable(_)))),
         _ => false,
     }
+}
+
+/// The SQLSTATE the database answered with, when the error is the database's answer.
+pub fn sqlstate(err: &DbErr) -> Option<String> {
+    match err {
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e))
+        | DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e)) => Some(e.as_database_error()?.code()?.into_owned()),
+        _ => None,
+    }
+}
+
+/// The one table from SQLSTATE to API code; `None` for a state with no API meaning
+/// (reported as `INTERNAL`). Callers that can name the offending input map a state
+/// themselves first (e.g. a taken account code -> `CONFLICT` on `input.code`).
+///
+/// | SQLSTATE | raised by | API code |
+/// |---|---|---|
+/// | `NJ001` ([`migration::sqlstate::UNBALANCED_ENTRY`]) | the ledger's balance check, at commit | `UNBALANCED_ENTRY` |
+/// | `NJ002` ([`migration::sqlstate::POSTED_ENTRY_CHANGED`]) | the guards of posted entries and their lines | `CONFLICT` |
+/// | `23505` unique_violation | a unique constraint | `CONFLICT` |
+/// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
+pub fn from_sqlstate(code: &str) -> Option<Error> {
+    use migration::sqlstate::{POSTED_ENTRY_CHANGED, UNBALANCED_ENTRY};
+    Some(match code {
+        UNBALANCED_ENTRY => Error::UnbalancedEntry("the database refused an unbalanced entry".into()),
+        POSTED_ENTRY_CHANGED => Error::Conflict {
+            field: None,
+            message: "a posted journal entry and its lines cannot be changed; reverse it instead".into(),
+        },
+        "23505" => Error::Conflict {
+            field: None,
+            message: "a value that must be unique is taken".into(),
+        },
+        "57P01" | "57P02" | "57P03" => Error::TenantUnavailable("the tenant database is unavailable".into()),
+        connection if connection.starts_with("08") => {
+            Error::TenantUnavailable("the tenant database is unavailable".into())
+        }
+        _ => return None,
+    })
 }
 
 /// The body every pre-GraphQL error gets: the GraphQL error format of API.md.
@@ -197,5 +241,73 @@ impl ErrorExtensions for Error {
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
         err.extend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::sync::Arc;
+
+    use sea_orm::sqlx::error::{DatabaseError, ErrorKind};
+    use sea_orm::RuntimeErr;
+
+    use super::*;
+
+    /// A database's answer with a SQLSTATE, as the driver would hand it over.
+    #[derive(Debug, thiserror::Error)]
+    #[error("refused")]
+    struct Refusal(&'static str);
+
+    impl DatabaseError for Refusal {
+        fn message(&self) -> &str {
+            "a message the classification must not read"
+        }
+
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn refused(code: &'static str) -> DbErr {
+        let sqlx_error = sea_orm::sqlx::Error::Database(Box::new(Refusal(code)));
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(sqlx_error)))
+    }
+
+    #[test]
+    fn database_refusals_are_classified_by_sqlstate() {
+        assert_eq!(sqlstate(&refused("NJ001")).as_deref(), Some("NJ001"));
+        assert_eq!(Error::from(refused("NJ001")).code(), "UNBALANCED_ENTRY");
+        assert_eq!(Error::from(refused("NJ002")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("23505")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("08006")).code(), "TENANT_UNAVAILABLE");
+        assert_eq!(Error::from(refused("57P01")).code(), "TENANT_UNAVAILABLE");
+        assert!(is_connection_error(&refused("08006")));
+        assert!(!is_connection_error(&refused("NJ001")));
+        // A CHECK constraint shares no code with the ledger's own refusals.
+        assert_eq!(Error::from(refused("23514")).code(), "INTERNAL");
+        assert_eq!(Error::from(refused("23000")).code(), "INTERNAL");
+        assert_eq!(
+            sqlstate(&DbErr::Custom("NJ001".into())),
+            None,
+            "not the database's answer"
+        );
+        assert_eq!(Error::from(DbErr::Custom("is not balanced".into())).code(), "INTERNAL");
     }
 }

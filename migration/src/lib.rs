@@ -4,6 +4,20 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_company;
 mod m20261126_000002_create_ledger;
+mod m20261126_000003_ledger_sqlstates;
+
+/// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
+/// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
+/// never by its message. The service maps them to API codes in one place
+/// (`nusa_journal::error`).
+pub mod sqlstate {
+    /// At commit: a posted entry whose debits differ from its credits, or that has fewer
+    /// than two lines (trigger `journal_entry_balanced` / `journal_line_balanced`).
+    pub const UNBALANCED_ENTRY: &str = "NJ001";
+    /// A posted or reversed entry, or a line of one, would be changed or deleted, or a
+    /// line would move to another entry (triggers `journal_entry_guard`, `journal_line_guard`).
+    pub const POSTED_ENTRY_CHANGED: &str = "NJ002";
+}
 
 pub struct Migrator;
 
@@ -13,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_company::Migration),
             Box::new(m20261126_000002_create_ledger::Migration),
+            Box::new(m20261126_000003_ledger_sqlstates::Migration),
         ]
     }
 }

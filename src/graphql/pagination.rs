@@ -1,15 +1,52 @@
-//! Relay connection helpers shared by both schemas.
+//! Relay connection helpers shared by both schemas: every listing answers a
+//! [`CountedConnection`] built by [`connection`] from a [`Page`], so cursors, `pageInfo`
+//! and `totalCount` are made in one place.
 
-use async_graphql::{Context, SimpleObject};
+use async_graphql::connection::{
+    Connection, ConnectionNameType, DefaultConnectionName, DefaultEdgeName, Edge, EdgeNameType, EmptyFields,
+};
+use async_graphql::{Context, OutputType, SimpleObject};
 
 use crate::config::ApiLimits;
 use crate::error::{Error, Result};
-use crate::ledger::paging::Total;
+use crate::ledger::paging::{Page, Total};
 
 /// Extra connection field of API.md: the number of items across all pages.
 #[derive(SimpleObject)]
 pub struct ConnectionTotals {
     pub total_count: u64,
+}
+
+/// A connection of API.md: `edges { cursor node }`, `nodes`, `pageInfo`, `totalCount`.
+/// `Name` and `EdgeName` rename its types where API.md does (`LedgerConnection`).
+pub type CountedConnection<Node, Name = DefaultConnectionName, EdgeName = DefaultEdgeName> =
+    Connection<String, Node, ConnectionTotals, EmptyFields, Name, EdgeName>;
+
+/// The connection of one page: an edge per row, with the cursor `cursor` gives the row
+/// and the node `node` makes of it. `has_previous` says whether the page starts after a
+/// cursor. `totalCount` is the page's total; a page that was not counted (its total
+/// unselected, see [`total_wanted`]) answers 0, which no client then reads.
+pub fn connection<Row, Node, Name, EdgeName>(
+    page: Page<Row>,
+    has_previous: bool,
+    cursor: impl Fn(&Row) -> String,
+    node: impl Fn(Row) -> Node,
+) -> CountedConnection<Node, Name, EdgeName>
+where
+    Node: OutputType,
+    Name: ConnectionNameType,
+    EdgeName: EdgeNameType,
+{
+    let totals = ConnectionTotals {
+        total_count: page.total.unwrap_or_default(),
+    };
+    let mut connection = Connection::with_additional_fields(has_previous, page.has_next, totals);
+    connection.edges = page
+        .rows
+        .into_iter()
+        .map(|row| Edge::new(cursor(&row), node(row)))
+        .collect();
+    connection
 }
 
 /// Whether the connection being resolved selects `totalCount`: counting every page
@@ -53,5 +90,24 @@ mod tests {
         assert!(clamp_page(Some(-1), 50, 200).is_err());
         assert_eq!(page_cost(Some(10), 50, 3), 31);
         assert_eq!(page_cost(Some(1_000_000), 50, 1), 201);
+    }
+
+    #[test]
+    fn a_page_becomes_a_connection() {
+        let page = Page::from_overfetched(vec![1, 2, 3], 2, Some(7));
+        let built: CountedConnection<String> = connection(page, true, |n| format!("c{n}"), |n| n.to_string());
+        let cursors: Vec<&str> = built.edges.iter().map(|e| e.cursor.as_str()).collect();
+        assert_eq!(cursors, ["c1", "c2"], "the extra row only tells that more follow");
+        assert_eq!(built.edges[1].node, "2");
+        assert!(built.has_previous_page && built.has_next_page);
+        assert_eq!(built.additional_fields.total_count, 7);
+        let last: CountedConnection<i32> = connection(
+            Page::from_overfetched(vec![1], 2, None),
+            false,
+            |n| n.to_string(),
+            |n| n,
+        );
+        assert!(!last.has_next_page && !last.has_previous_page);
+        assert_eq!(last.additional_fields.total_count, 0, "not counted");
     }
 }

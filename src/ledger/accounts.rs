@@ -12,15 +12,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entities::tenant::account;
+use crate::entities::tenant::account::{self, AccountType, NormalBalance};
 use crate::error::{Error, Result};
-use crate::ledger::coa::{AccountClass, CoaTemplate};
-use crate::ledger::company::Change;
+use crate::ledger::change::Change;
+use crate::ledger::coa::CoaTemplate;
 use crate::ledger::paging::{self, Page, Total};
 
 #[derive(Debug, Clone, Default)]
 pub struct AccountFilter {
-    pub class: Option<AccountClass>,
+    pub account_type: Option<AccountType>,
     pub search: Option<String>,
     pub include_archived: bool,
     pub postable_only: Option<bool>,
@@ -35,8 +35,8 @@ pub async fn list(
     total: Total,
 ) -> Result<Page<account::Model>> {
     let mut condition = Condition::all();
-    if let Some(class) = filter.class {
-        condition = condition.add(account::Column::AccountType.eq(class.as_str()));
+    if let Some(account_type) = filter.account_type {
+        condition = condition.add(account::Column::AccountType.eq(account_type));
     }
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = crate::ledger::contains_pattern(search);
@@ -77,11 +77,6 @@ pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<acc
         .await?)
 }
 
-/// The side an account grows on, unless stated: assets and expenses on the debit.
-pub fn default_normal_debit(class: AccountClass) -> bool {
-    matches!(class, AccountClass::Asset | AccountClass::Expense)
-}
-
 fn check_code(code: &str) -> Result<()> {
     let ok = !code.is_empty()
         && code.len() <= 32
@@ -111,15 +106,16 @@ fn check_name(name: &str) -> Result<String> {
 pub struct NewAccount {
     pub code: String,
     pub name: String,
-    pub class: AccountClass,
+    pub account_type: AccountType,
     pub parent_id: Option<Uuid>,
     pub is_postable: bool,
     pub description: Option<String>,
-    pub normal_debit: Option<bool>,
+    /// The type's usual side when not given ([`AccountType::usual_normal_balance`]).
+    pub normal_balance: Option<NormalBalance>,
 }
 
 /// A parent must exist, be a header (not postable) and have the same type.
-async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, class: AccountClass) -> Result<account::Model> {
+async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, account_type: AccountType) -> Result<account::Model> {
     let parent = by_id(db, parent_id)
         .await?
         .ok_or_else(|| Error::bad_input("input.parentId", "no such account"))?;
@@ -129,7 +125,7 @@ async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, class: Account
             "the parent must be a header account (isPostable: false)",
         ));
     }
-    if parent.account_type != class.as_str() {
+    if parent.account_type != account_type {
         return Err(Error::bad_input(
             "input.parentId",
             "the parent must have the same account type",
@@ -143,16 +139,17 @@ pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<accoun
     check_code(&code)?;
     let name = check_name(&new.name)?;
     if let Some(parent_id) = new.parent_id {
-        check_parent(db, parent_id, new.class).await?;
+        check_parent(db, parent_id, new.account_type).await?;
     }
-    let debit = new.normal_debit.unwrap_or_else(|| default_normal_debit(new.class));
     let now = Utc::now();
     account::ActiveModel {
         id: Set(Uuid::new_v4()),
         code: Set(code.clone()),
         name: Set(name),
-        account_type: Set(new.class.as_str().to_owned()),
-        normal_balance: Set(if debit { "DEBIT" } else { "CREDIT" }.to_owned()),
+        account_type: Set(new.account_type),
+        normal_balance: Set(new
+            .normal_balance
+            .unwrap_or_else(|| new.account_type.usual_normal_balance())),
         parent_id: Set(new.parent_id),
         is_postable: Set(new.is_postable),
         is_archived: Set(false),
@@ -199,7 +196,6 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
     let current = by_id(db, id)
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
-    let class = AccountClass::parse(&current.account_type).unwrap_or(AccountClass::Asset);
     let mut row: account::ActiveModel = current.clone().into();
     if let Some(name) = changes.name {
         row.name = Set(check_name(&name)?);
@@ -208,7 +204,7 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         Change::Keep => {}
         Change::Clear => row.parent_id = Set(None),
         Change::Set(parent_id) => {
-            check_parent(db, parent_id, class).await?;
+            check_parent(db, parent_id, current.account_type).await?;
             // Walk up from the new parent: meeting this account would make a cycle.
             let mut cursor = Some(parent_id);
             while let Some(ancestor) = cursor {
@@ -298,8 +294,8 @@ pub async fn seed_from_template(db: &impl ConnectionTrait, template: &CoaTemplat
             id: Set(id),
             code: Set(a.code.clone()),
             name: Set(a.name.clone()),
-            account_type: Set(a.class.as_str().to_owned()),
-            normal_balance: Set(if a.debit_normal { "DEBIT" } else { "CREDIT" }.to_owned()),
+            account_type: Set(a.account_type),
+            normal_balance: Set(a.normal_balance),
             parent_id: Set(a.parent_code.as_deref().and_then(|p| ids.get(p).copied())),
             is_postable: Set(a.is_postable),
             is_archived: Set(false),

@@ -1,49 +1,28 @@
-//! Chart-of-accounts templates, shipped as data files in `coa/` (see its README) and
+//! Chart-of-accounts templates, shipped as CSV files in `coa/` (see its README) and
 //! compiled into the binary. A template is chosen when a tenant is created.
+//!
+//! The files are read with the `csv` crate (RFC 4180, so a quoted name may hold a
+//! comma) and parsed once, on first use. A shipped file that does not parse is a build
+//! defect: the unit tests below parse every one, so it cannot pass the test suite; and
+//! should one reach a running service anyway, asking for templates is an error, never
+//! an empty chart.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
-/// Account classes of API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AccountClass {
-    Asset,
-    Liability,
-    Equity,
-    Revenue,
-    Expense,
-}
+use sea_orm::ActiveEnum;
 
-impl AccountClass {
-    pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "ASSET" => AccountClass::Asset,
-            "LIABILITY" => AccountClass::Liability,
-            "EQUITY" => AccountClass::Equity,
-            "REVENUE" => AccountClass::Revenue,
-            "EXPENSE" => AccountClass::Expense,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountClass::Asset => "ASSET",
-            AccountClass::Liability => "LIABILITY",
-            AccountClass::Equity => "EQUITY",
-            AccountClass::Revenue => "REVENUE",
-            AccountClass::Expense => "EXPENSE",
-        }
-    }
-}
+use crate::entities::tenant::account::{AccountType, NormalBalance};
+use crate::error::{Error, Result};
 
 /// One account of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateAccount {
     pub code: String,
     pub name: String,
-    pub class: AccountClass,
-    /// `true` for DEBIT.
-    pub debit_normal: bool,
+    pub account_type: AccountType,
+    pub normal_balance: NormalBalance,
+    /// A header account earlier in the file.
     pub parent_code: Option<String>,
     pub is_postable: bool,
 }
@@ -56,79 +35,162 @@ pub struct CoaTemplate {
     pub accounts: Vec<TemplateAccount>,
 }
 
+/// Why a template file was refused, and on which line (1 is the header).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct TemplateError {
+    pub line: u64,
+    pub message: String,
+}
+
 pub const DEFAULT_TEMPLATE: &str = "id-sak-emkm";
 
-const SOURCES: &[(&str, &str, &str)] = &[
-    (
-        "id-sak-emkm",
-        "Indonesia — SAK EMKM (Bagan Akun Standar UMKM)",
-        include_str!("../../coa/id-sak-emkm.csv"),
-    ),
-    ("generic", "Generic (English)", include_str!("../../coa/generic.csv")),
-    ("empty", "Empty chart", include_str!("../../coa/empty.csv")),
+/// The columns of a template file, in this order (`coa/README.md`).
+const HEADER: [&str; 6] = ["code", "name", "type", "normal_balance", "parent_code", "is_postable"];
+
+/// A shipped file: key, display name, contents.
+struct Source {
+    key: &'static str,
+    name: &'static str,
+    csv: &'static str,
+}
+
+const SOURCES: &[Source] = &[
+    Source {
+        key: "id-sak-emkm",
+        name: "Indonesia — SAK EMKM (Bagan Akun Standar UMKM)",
+        csv: include_str!("../../coa/id-sak-emkm.csv"),
+    },
+    Source {
+        key: "generic",
+        name: "Generic (English)",
+        csv: include_str!("../../coa/generic.csv"),
+    },
+    Source {
+        key: "empty",
+        name: "Empty chart",
+        csv: include_str!("../../coa/empty.csv"),
+    },
 ];
 
-/// Every shipped template, in a stable order.
-pub fn templates() -> Vec<CoaTemplate> {
+/// Every shipped template, parsed on first use; the error names the broken file.
+static SHIPPED: LazyLock<Result<Vec<CoaTemplate>, String>> = LazyLock::new(|| {
     SOURCES
         .iter()
-        .map(|(key, name, csv)| CoaTemplate {
-            key,
-            name,
-            accounts: parse_csv(csv).unwrap_or_default(),
+        .map(|source| {
+            parse_csv(source.csv)
+                .map(|accounts| CoaTemplate {
+                    key: source.key,
+                    name: source.name,
+                    accounts,
+                })
+                .map_err(|err| format!("coa/{}.csv, {err}", source.key))
         })
         .collect()
+});
+
+/// Every shipped template, in a stable order. `INTERNAL` when a shipped file is broken.
+pub fn shipped() -> Result<&'static [CoaTemplate]> {
+    SHIPPED
+        .as_deref()
+        .map_err(|why| Error::Internal(anyhow::anyhow!("a shipped chart-of-accounts template is broken: {why}")))
 }
 
-/// The template with this key.
+/// The shipped template with this key; `Ok(None)` when there is none.
+pub fn find(key: &str) -> Result<Option<&'static CoaTemplate>> {
+    Ok(shipped()?.iter().find(|t| t.key == key))
+}
+
+/// A copy of every shipped template, for callers that cannot take an error (the admin
+/// listing). A broken shipped file is logged and lists nothing: prefer [`shipped`].
+pub fn templates() -> Vec<CoaTemplate> {
+    match shipped() {
+        Ok(all) => all.to_vec(),
+        Err(err) => {
+            tracing::error!(error = %err, "chart-of-accounts templates unavailable");
+            Vec::new()
+        }
+    }
+}
+
+/// A copy of the template with this key, for callers that cannot take an error
+/// (provisioning): a broken shipped file is logged and found as nothing, so no tenant
+/// gets an empty chart from it. Prefer [`find`].
 pub fn template(key: &str) -> Option<CoaTemplate> {
-    templates().into_iter().find(|t| t.key == key)
+    match find(key) {
+        Ok(found) => found.cloned(),
+        Err(err) => {
+            tracing::error!(error = %err, "chart-of-accounts templates unavailable");
+            None
+        }
+    }
 }
 
-/// Parses and checks a template file (the rules of `coa/README.md`).
-pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, String> {
-    let mut lines = csv.lines();
-    if lines.next() != Some("code,name,type,normal_balance,parent_code,is_postable") {
-        return Err("unexpected header line".into());
+/// Parses and checks a template file (the rules of `coa/README.md`): the header, known
+/// types and sides, unique codes and names, parents that are earlier headers of the same
+/// type, and headers that have children.
+pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, TemplateError> {
+    let refuse = |line: u64, message: String| TemplateError { line, message };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(csv.as_bytes());
+    let header = reader.headers().map_err(|err| refuse(1, err.to_string()))?;
+    if header.iter().ne(HEADER) {
+        return Err(refuse(1, format!("the header must be {}", HEADER.join(","))));
     }
     let mut accounts: Vec<TemplateAccount> = Vec::new();
-    let mut seen: HashMap<String, bool> = HashMap::new();
+    let mut lines: HashMap<String, u64> = HashMap::new();
     let mut names = HashSet::new();
-    for (number, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').collect();
-        let [code, name, class, normal, parent, postable] = fields[..] else {
-            return Err(format!("line {}: expected 6 fields", number + 2));
-        };
-        let class = AccountClass::parse(class).ok_or_else(|| format!("{code}: unknown type {class}"))?;
-        let debit_normal = match normal {
-            "DEBIT" => true,
-            "CREDIT" => false,
-            other => return Err(format!("{code}: unknown normal balance {other}")),
-        };
-        let is_postable = match postable {
+    for record in reader.records() {
+        let record = record.map_err(|err| {
+            let line = err.position().map_or(0, |p| p.line());
+            refuse(line, err.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or_default().trim();
+        let (code, name) = (field(0), field(1));
+        if code.is_empty() || name.is_empty() {
+            return Err(refuse(line, "an account has a code and a name".into()));
+        }
+        let account_type = AccountType::try_from_value(&field(2).to_owned())
+            .map_err(|_| refuse(line, format!("{code}: unknown type {:?}", field(2))))?;
+        let normal_balance = NormalBalance::try_from_value(&field(3).to_owned())
+            .map_err(|_| refuse(line, format!("{code}: unknown normal balance {:?}", field(3))))?;
+        let is_postable = match field(5) {
             "true" => true,
             "false" => false,
-            other => return Err(format!("{code}: is_postable is {other}")),
+            other => return Err(refuse(line, format!("{code}: is_postable is {other:?}"))),
         };
-        let parent_code = (!parent.is_empty()).then(|| parent.to_owned());
-        if let Some(parent) = &parent_code {
-            match seen.get(parent) {
-                Some(false) => {}
-                Some(true) => return Err(format!("{code}: parent {parent} is postable")),
-                None => return Err(format!("{code}: parent {parent} must come earlier")),
+        let parent_code = Some(field(4)).filter(|p| !p.is_empty()).map(str::to_owned);
+        if let Some(parent_code) = &parent_code {
+            let parent = accounts
+                .iter()
+                .find(|a| &a.code == parent_code)
+                .ok_or_else(|| refuse(line, format!("{code}: parent {parent_code} must come earlier")))?;
+            if parent.is_postable {
+                return Err(refuse(line, format!("{code}: parent {parent_code} is postable")));
+            }
+            if parent.account_type != account_type {
+                return Err(refuse(line, format!("{code}: parent {parent_code} has another type")));
             }
         }
-        if seen.insert(code.to_owned(), is_postable).is_some() || !names.insert(name.to_owned()) {
-            return Err(format!("{code}: duplicate code or name"));
+        if lines.insert(code.to_owned(), line).is_some() || !names.insert(name.to_owned()) {
+            return Err(refuse(line, format!("{code}: duplicate code or name")));
         }
         accounts.push(TemplateAccount {
             code: code.to_owned(),
             name: name.to_owned(),
-            class,
-            debit_normal,
+            account_type,
+            normal_balance,
             parent_code,
             is_postable,
         });
+    }
+    let parents: HashSet<&str> = accounts.iter().filter_map(|a| a.parent_code.as_deref()).collect();
+    if let Some(childless) = accounts
+        .iter()
+        .find(|a| !a.is_postable && !parents.contains(a.code.as_str()))
+    {
+        let line = lines.get(&childless.code).copied().unwrap_or_default();
+        return Err(refuse(line, format!("header {} has no children", childless.code)));
     }
     Ok(accounts)
 }
@@ -137,22 +199,29 @@ pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, String> {
 mod tests {
     use super::*;
 
+    const HEADER_LINE: &str = "code,name,type,normal_balance,parent_code,is_postable\n";
+
+    /// A broken shipped file fails here, so it cannot be shipped.
     #[test]
-    fn shipped_templates_parse_and_follow_the_rules() {
-        for (key, _, csv) in SOURCES {
-            let accounts = parse_csv(csv).unwrap_or_else(|e| panic!("{key}: {e}"));
-            for header in accounts.iter().filter(|a| !a.is_postable) {
-                assert!(
-                    accounts
-                        .iter()
-                        .any(|a| a.parent_code.as_deref() == Some(header.code.as_str())),
-                    "{key}: header {} has no children",
-                    header.code
-                );
-            }
+    fn every_shipped_template_parses_and_only_the_empty_one_is_empty() {
+        for source in SOURCES {
+            let accounts = parse_csv(source.csv).unwrap_or_else(|e| panic!("coa/{}.csv: {e}", source.key));
+            assert_eq!(accounts.is_empty(), source.key == "empty", "coa/{}.csv", source.key);
         }
-        assert!(template("empty").is_some_and(|t| t.accounts.is_empty()));
+        let shipped = shipped().unwrap_or_else(|e| panic!("{e}"));
+        let keys: Vec<&str> = shipped.iter().map(|t| t.key).collect();
+        assert_eq!(keys, ["id-sak-emkm", "generic", "empty"]);
+        assert!(find(DEFAULT_TEMPLATE).is_ok_and(|t| t.is_some()));
+        assert!(find("no-such-template").is_ok_and(|t| t.is_none()));
         assert!(template("generic").is_some_and(|t| t.accounts.len() > 20));
+        assert_eq!(templates().len(), SOURCES.len());
+    }
+
+    #[test]
+    fn templates_are_parsed_once() {
+        let first = find("generic").ok().flatten().map(|t| t as *const CoaTemplate);
+        let again = find("generic").ok().flatten().map(|t| t as *const CoaTemplate);
+        assert!(first.is_some() && first == again, "the same parsed template");
     }
 
     #[test]
@@ -189,30 +258,59 @@ mod tests {
         }
         let discount = t.accounts.iter().find(|a| a.name == "Diskon Penjualan");
         assert!(
-            discount.is_some_and(|a| a.class == AccountClass::Revenue && a.debit_normal),
+            discount
+                .is_some_and(|a| a.account_type == AccountType::Revenue && a.normal_balance == NormalBalance::Debit),
             "a contra revenue account"
         );
     }
 
     #[test]
-    fn bad_files_are_refused() {
-        let header = "code,name,type,normal_balance,parent_code,is_postable\n";
-        assert!(parse_csv("nope\n").is_err());
-        assert!(
-            parse_csv(&format!("{header}1,A,ASSET,DEBIT,9,true\n")).is_err(),
+    fn quoted_fields_may_hold_commas_and_quotes() {
+        let csv = format!(
+            "{HEADER_LINE}1,\"Kas, Bank dan \"\"Setara\"\"\",ASSET,DEBIT,,false\n\n1.1,Kas,ASSET,DEBIT,1,true\n"
+        );
+        let accounts = parse_csv(&csv).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(accounts.len(), 2, "the blank line is skipped");
+        assert_eq!(accounts[0].name, "Kas, Bank dan \"Setara\"");
+        assert_eq!(accounts[1].parent_code.as_deref(), Some("1"));
+        assert_eq!(accounts[1].normal_balance, NormalBalance::Debit);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_their_line() {
+        let refused = |body: &str| parse_csv(&format!("{HEADER_LINE}{body}")).err();
+        assert!(parse_csv("nope\n").is_err(), "header");
+        assert!(parse_csv("code,name,type\n").is_err(), "short header");
+        assert_eq!(
+            refused("1,A,ASSET,DEBIT,9,true\n").map(|e| e.line),
+            Some(2),
             "unknown parent"
         );
         assert!(
-            parse_csv(&format!("{header}1,A,ASSET,DEBIT,,true\n2,B,ASSET,DEBIT,1,true\n")).is_err(),
+            refused("1,A,ASSET,DEBIT,,true\n2,B,ASSET,DEBIT,1,true\n").is_some(),
             "postable parent"
         );
         assert!(
-            parse_csv(&format!("{header}1,A,ASSET,DEBIT,,true\n1,B,ASSET,DEBIT,,true\n")).is_err(),
+            refused("1,A,ASSET,DEBIT,,true\n1,B,ASSET,DEBIT,,true\n").is_some(),
             "duplicate code"
         );
         assert!(
-            parse_csv(&format!("{header}1,A,THING,DEBIT,,true\n")).is_err(),
-            "unknown type"
+            refused("1,A,ASSET,DEBIT,,true\n2,A,ASSET,DEBIT,,true\n").is_some(),
+            "duplicate name"
+        );
+        assert!(refused("1,A,THING,DEBIT,,true\n").is_some(), "unknown type");
+        assert!(refused("1,A,ASSET,LEFT,,true\n").is_some(), "unknown side");
+        assert!(refused("1,A,ASSET,DEBIT,,yes\n").is_some(), "is_postable");
+        assert!(refused("1,A,ASSET,DEBIT,,true,extra\n").is_some(), "too many fields");
+        assert!(refused("1,\"A,ASSET,DEBIT,,true\n").is_some(), "unclosed quote");
+        assert!(
+            refused("1,A,ASSET,DEBIT,,false\n").is_some(),
+            "a header without children"
+        );
+        assert_eq!(
+            refused("1,A,ASSET,DEBIT,,false\n2,B,ASSET,DEBIT,1,true\n3,C,EXPENSE,DEBIT,1,true\n").map(|e| e.line),
+            Some(4),
+            "a child of another type"
         );
     }
 }

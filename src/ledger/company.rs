@@ -1,17 +1,11 @@
+//! The company row: settings that rule the books (currency, fiscal year, lock date).
+
 use chrono::{NaiveDate, Utc};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
-
-/// A change to a field that may also be cleared.
-#[derive(Debug, Clone, Default)]
-pub enum Change<T> {
-    #[default]
-    Keep,
-    Clear,
-    Set(T),
-}
+use crate::ledger::change::Change;
 
 /// Changes to the company; `Keep` leaves a field alone.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,9 @@ pub fn contains_pattern(search: &str) -> String {
 
 /// The chart of accounts: listing, creating, changing, archiving, balances.
 pub mod accounts;
-/// Chart-of-accounts templates shipped in `coa/`.
+/// A change to an optional field: keep, clear or set (from GraphQL's `MaybeUndefined`).
+pub mod change;
+/// Chart-of-accounts templates shipped in `coa/`, parsed once.
 pub mod coa;
 /// The company row: settings that rule the books (currency, fiscal year, lock date).
 pub mod company;

@@ -26,6 +26,16 @@ pub struct Page<M> {
     pub total: Option<u64>,
 }
 
+impl<M> Page<M> {
+    /// A page from rows fetched with a limit of `first + 1`: the extra row, dropped,
+    /// only tells that another page follows.
+    pub fn from_overfetched(mut rows: Vec<M>, first: u64, total: Option<u64>) -> Self {
+        let has_next = rows.len() as u64 > first;
+        rows.truncate(usize::try_from(first).unwrap_or(usize::MAX));
+        Page { rows, has_next, total }
+    }
+}
+
 /// Whether to count the rows of every page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Total {
@@ -78,7 +88,7 @@ where
     }
     // One row more than asked tells whether another page follows.
     let query = query.limit(first + 1);
-    let (mut rows, total) = match (after, total) {
+    let (rows, total) = match (after, total) {
         (None, Total::Wanted) => {
             let count_all = E::find()
                 .filter(matching)
@@ -103,7 +113,5 @@ where
             (query.all(db).await?, None)
         }
     };
-    let has_next = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    Ok(Page { rows, has_next, total })
+    Ok(Page::from_overfetched(rows, first, total))
 }

@@ -62,11 +62,6 @@ pub async fn general_ledger(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<LedgerRow>, u64)> {
-    let sign = if account.normal_balance == "DEBIT" {
-        Decimal::ONE
-    } else {
-        Decimal::NEGATIVE_ONE
-    };
     let opening: Decimal = match from {
         Some(from) => {
             let row = db
@@ -117,7 +112,7 @@ pub async fn general_ledger(
             date: row.try_get("", "date")?,
             debit: row.try_get("", "debit")?,
             credit: row.try_get("", "credit")?,
-            running_balance: (opening + net) * sign,
+            running_balance: account.normal_balance.signed(opening + net),
             memo: row.try_get("", "memo")?,
         });
     }

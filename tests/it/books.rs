@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::{error_code, TestApp, TestTenant};
+use migration::sqlstate;
 use nusa_journal::tenancy::registry::connect_pool;
 use nusa_journal::tenancy::slug::TenantSlug;
 use reqwest::StatusCode;
@@ -351,17 +352,31 @@ async fn the_database_refuses_altered_or_unbalanced_books() {
         ))
         .await;
     assert!(
-        update.is_err_and(|e| e.to_string().contains("cannot be changed")),
+        update
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("cannot be changed")),
         "a posted line cannot be updated"
+    );
+    assert_eq!(
+        refusal(update),
+        (Some(sqlstate::POSTED_ENTRY_CHANGED.into()), "CONFLICT")
     );
     let delete = db
         .execute_unprepared(&format!("DELETE FROM journal_line WHERE entry_id = '{entry}'"))
         .await;
     assert!(delete.is_err(), "nor deleted");
+    assert_eq!(
+        refusal(delete),
+        (Some(sqlstate::POSTED_ENTRY_CHANGED.into()), "CONFLICT")
+    );
     let delete_entry = db
         .execute_unprepared(&format!("DELETE FROM journal_entry WHERE id = '{entry}'"))
         .await;
     assert!(delete_entry.is_err(), "a posted entry cannot be deleted");
+    assert_eq!(
+        refusal(delete_entry),
+        (Some(sqlstate::POSTED_ENTRY_CHANGED.into()), "CONFLICT")
+    );
     let rescale = db
         .execute_unprepared(&format!(
             "UPDATE journal_line SET debit = 0.005 WHERE entry_id = '{entry}'"
@@ -386,8 +401,13 @@ async fn the_database_refuses_altered_or_unbalanced_books() {
     .expect("insert lines: accepted until commit");
     let commit = txn.commit().await;
     assert!(
-        commit.is_err_and(|e| e.to_string().contains("not balanced")),
+        commit.as_ref().is_err_and(|e| e.to_string().contains("not balanced")),
         "the commit refuses it"
+    );
+    assert_eq!(
+        refusal(commit),
+        (Some(sqlstate::UNBALANCED_ENTRY.into()), "UNBALANCED_ENTRY"),
+        "told apart by its SQLSTATE"
     );
     let one_sided = db
         .execute_unprepared(&format!(
@@ -395,6 +415,15 @@ async fn the_database_refuses_altered_or_unbalanced_books() {
         ))
         .await;
     assert!(one_sided.is_err());
+}
+
+/// The SQLSTATE of a refused statement and the API code the service answers for it.
+fn refusal<T>(result: Result<T, sea_orm::DbErr>) -> (Option<String>, &'static str) {
+    let err = result.err().expect("refused");
+    (
+        nusa_journal::error::sqlstate(&err),
+        nusa_journal::error::Error::from(err).code(),
+    )
 }
 
 #[tokio::test]

@@ -1,6 +1,58 @@
 use sea_orm::entity::prelude::*;
 
-/// An account of the chart. `type` and `normal_balance` are stored as API names.
+/// Where an account sits in the accounting equation.
+// One type from the column to the API: stored as its API name in `account.type` (text
+// with a CHECK constraint); an unknown stored value is an error, never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum AccountType {
+    #[sea_orm(string_value = "ASSET")]
+    Asset,
+    #[sea_orm(string_value = "LIABILITY")]
+    Liability,
+    #[sea_orm(string_value = "EQUITY")]
+    Equity,
+    #[sea_orm(string_value = "REVENUE")]
+    Revenue,
+    #[sea_orm(string_value = "EXPENSE")]
+    Expense,
+}
+
+impl AccountType {
+    /// The side an account of this type grows on, unless stated: assets and expenses
+    /// on the debit, the rest on the credit (contra accounts state theirs).
+    pub fn usual_normal_balance(self) -> NormalBalance {
+        match self {
+            AccountType::Asset | AccountType::Expense => NormalBalance::Debit,
+            AccountType::Liability | AccountType::Equity | AccountType::Revenue => NormalBalance::Credit,
+        }
+    }
+}
+
+/// The side on which an account grows: its normal balance.
+// Stored in `account.normal_balance` like `AccountType`; named `BalanceSide` in API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[graphql(name = "BalanceSide")]
+pub enum NormalBalance {
+    #[sea_orm(string_value = "DEBIT")]
+    Debit,
+    #[sea_orm(string_value = "CREDIT")]
+    Credit,
+}
+
+impl NormalBalance {
+    /// A net debit (debits minus credits) signed in this direction: positive when the
+    /// account stands on its normal side.
+    pub fn signed(self, net_debit: Decimal) -> Decimal {
+        match self {
+            NormalBalance::Debit => net_debit,
+            NormalBalance::Credit => -net_debit,
+        }
+    }
+}
+
+/// An account of the chart.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "account")]
 pub struct Model {
@@ -8,11 +60,9 @@ pub struct Model {
     pub id: Uuid,
     pub code: String,
     pub name: String,
-    /// ASSET, LIABILITY, EQUITY, REVENUE or EXPENSE.
     #[sea_orm(column_name = "type")]
-    pub account_type: String,
-    /// DEBIT or CREDIT.
-    pub normal_balance: String,
+    pub account_type: AccountType,
+    pub normal_balance: NormalBalance,
     pub parent_id: Option<Uuid>,
     pub is_postable: bool,
     pub is_archived: bool,
@@ -25,3 +75,44 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn account_types_round_trip_through_their_stored_names() {
+        let stored: Vec<String> = AccountType::iter().map(|t| t.to_value()).collect();
+        assert_eq!(stored, ["ASSET", "LIABILITY", "EQUITY", "REVENUE", "EXPENSE"]);
+        for t in AccountType::iter() {
+            assert_eq!(AccountType::try_from_value(&t.to_value()).ok(), Some(t));
+        }
+        for unknown in ["asset", "INCOME", ""] {
+            assert!(AccountType::try_from_value(&unknown.to_owned()).is_err(), "{unknown:?}");
+        }
+    }
+
+    #[test]
+    fn normal_balances_round_trip_through_their_stored_names() {
+        let stored: Vec<String> = NormalBalance::iter().map(|t| t.to_value()).collect();
+        assert_eq!(stored, ["DEBIT", "CREDIT"]);
+        for side in NormalBalance::iter() {
+            assert_eq!(NormalBalance::try_from_value(&side.to_value()).ok(), Some(side));
+        }
+        for unknown in ["debit", "DR", ""] {
+            assert!(
+                NormalBalance::try_from_value(&unknown.to_owned()).is_err(),
+                "{unknown:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn balances_are_signed_in_the_normal_direction() {
+        assert_eq!(NormalBalance::Debit.signed(Decimal::from(7)), Decimal::from(7));
+        assert_eq!(NormalBalance::Credit.signed(Decimal::from(7)), Decimal::from(-7));
+        assert_eq!(AccountType::Expense.usual_normal_balance(), NormalBalance::Debit);
+        assert_eq!(AccountType::Revenue.usual_normal_balance(), NormalBalance::Credit);
+    }
+}

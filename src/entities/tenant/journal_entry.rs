@@ -1,5 +1,21 @@
 use sea_orm::entity::prelude::*;
 
+/// Where an entry is in its life: a draft may change; a posted entry never does, but
+/// for being marked reversed.
+// One type from the column to the API: stored as its API name in `journal_entry.status`
+// (text with a CHECK constraint); an unknown stored value is an error, never a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[graphql(name = "JournalEntryStatus")]
+pub enum EntryStatus {
+    #[sea_orm(string_value = "DRAFT")]
+    Draft,
+    #[sea_orm(string_value = "POSTED")]
+    Posted,
+    #[sea_orm(string_value = "REVERSED")]
+    Reversed,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "journal_entry")]
 pub struct Model {
@@ -12,8 +28,7 @@ pub struct Model {
     pub date: Date,
     pub description: String,
     pub reference: Option<String>,
-    /// DRAFT, POSTED or REVERSED.
-    pub status: String,
+    pub status: EntryStatus,
     pub reversal_of: Option<Uuid>,
     pub idempotency_key: Option<String>,
     /// Hash of the request that used `idempotency_key`, to spot a replay with another body.
@@ -27,3 +42,21 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::{ActiveEnum, Iterable};
+
+    #[test]
+    fn statuses_round_trip_through_their_stored_names() {
+        let stored: Vec<String> = EntryStatus::iter().map(|s| s.to_value()).collect();
+        assert_eq!(stored, ["DRAFT", "POSTED", "REVERSED"]);
+        for status in EntryStatus::iter() {
+            assert_eq!(EntryStatus::try_from_value(&status.to_value()).ok(), Some(status));
+        }
+        for unknown in ["draft", "VOID", ""] {
+            assert!(EntryStatus::try_from_value(&unknown.to_owned()).is_err(), "{unknown:?}");
+        }
+    }
+}

@@ -1,55 +1,14 @@
 //! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`, `archiveAccount`.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
 use super::{parse_id, tenant_db};
-use crate::entities::tenant::account as entity;
+use crate::entities::tenant::account::{self as entity, AccountType, NormalBalance};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
+use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
 use crate::ledger::accounts::{self as service, AccountChanges, AccountFilter as ServiceFilter, NewAccount};
-use crate::ledger::coa::AccountClass;
-use crate::ledger::company::Change;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AccountType {
-    Asset,
-    Liability,
-    Equity,
-    Revenue,
-    Expense,
-}
-
-impl From<AccountType> for AccountClass {
-    fn from(t: AccountType) -> Self {
-        match t {
-            AccountType::Asset => AccountClass::Asset,
-            AccountType::Liability => AccountClass::Liability,
-            AccountType::Equity => AccountClass::Equity,
-            AccountType::Revenue => AccountClass::Revenue,
-            AccountType::Expense => AccountClass::Expense,
-        }
-    }
-}
-
-impl AccountType {
-    fn of(stored: &str) -> Self {
-        match stored {
-            "LIABILITY" => AccountType::Liability,
-            "EQUITY" => AccountType::Equity,
-            "REVENUE" => AccountType::Revenue,
-            "EXPENSE" => AccountType::Expense,
-            _ => AccountType::Asset,
-        }
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum BalanceSide {
-    Debit,
-    Credit,
-}
+use crate::ledger::change::Change;
 
 /// An account of the chart.
 pub struct Account(pub entity::Model);
@@ -70,15 +29,11 @@ impl Account {
 
     #[graphql(name = "type")]
     async fn account_type(&self) -> AccountType {
-        AccountType::of(&self.0.account_type)
+        self.0.account_type
     }
 
-    async fn normal_balance(&self) -> BalanceSide {
-        if self.0.normal_balance == "DEBIT" {
-            BalanceSide::Debit
-        } else {
-            BalanceSide::Credit
-        }
+    async fn normal_balance(&self) -> NormalBalance {
+        self.0.normal_balance
     }
 
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Account>> {
@@ -145,7 +100,7 @@ pub struct CreateAccountInput {
     pub is_postable: Option<bool>,
     pub description: Option<String>,
     /// Defaults to DEBIT for assets and expenses, CREDIT otherwise.
-    pub normal_balance: Option<BalanceSide>,
+    pub normal_balance: Option<NormalBalance>,
 }
 
 /// Fields left out are kept; `parentId` and `description` set to null are cleared.
@@ -157,7 +112,7 @@ pub struct UpdateAccountInput {
     pub is_postable: Option<bool>,
 }
 
-pub type AccountConnection = Connection<String, Account, ConnectionTotals>;
+pub type AccountConnection = CountedConnection<Account>;
 
 #[derive(Default)]
 pub struct AccountsQuery;
@@ -177,23 +132,14 @@ impl AccountsQuery {
         let filter = filter.unwrap_or_default();
         let limit = page_size(ctx, first, 50)?;
         let service_filter = ServiceFilter {
-            class: filter.account_type.map(AccountClass::from),
+            account_type: filter.account_type,
             search: filter.search,
             include_archived: filter.include_archived.unwrap_or(false),
             postable_only: filter.postable_only,
         };
         let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            ConnectionTotals {
-                total_count: page.total.unwrap_or_default(),
-            },
-        );
-        connection
-            .edges
-            .extend(page.rows.into_iter().map(|a| Edge::new(a.code.clone(), Account(a))));
-        Ok(connection)
+        // The cursor is the code: accounts are listed by code, which is unique.
+        Ok(connection(page, after.is_some(), |a| a.code.clone(), Account))
     }
 
     /// One account by `id` or by `code` (give exactly one).
@@ -223,7 +169,7 @@ impl AccountsMutation {
         let new = NewAccount {
             code: input.code,
             name: input.name,
-            class: input.account_type.into(),
+            account_type: input.account_type,
             parent_id: input
                 .parent_id
                 .as_ref()
@@ -231,7 +177,7 @@ impl AccountsMutation {
                 .transpose()?,
             is_postable: input.is_postable.unwrap_or(true),
             description: input.description,
-            normal_debit: input.normal_balance.map(|side| side == BalanceSide::Debit),
+            normal_balance: input.normal_balance,
         };
         let created = service::create(&db.conn, new).await?;
         db.cache.invalidate();
@@ -245,20 +191,10 @@ impl AccountsMutation {
         input: UpdateAccountInput,
     ) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
-        let parent_id = match input.parent_id {
-            MaybeUndefined::Undefined => Change::Keep,
-            MaybeUndefined::Null => Change::Clear,
-            MaybeUndefined::Value(p) => Change::Set(parse_id(&p, "input.parentId")?),
-        };
-        let description = match input.description {
-            MaybeUndefined::Undefined => Change::Keep,
-            MaybeUndefined::Null => Change::Clear,
-            MaybeUndefined::Value(d) => Change::Set(d),
-        };
         let changes = AccountChanges {
             name: input.name,
-            parent_id,
-            description,
+            parent_id: Change::from(input.parent_id).try_map(|p| parse_id(&p, "input.parentId"))?,
+            description: input.description.into(),
             is_postable: input.is_postable,
         };
         let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;

@@ -110,11 +110,7 @@ impl LedgerCache {
             .into_iter()
             .filter_map(|id| totals.get(&id))
             .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), (dd, cc)| (d + dd, c + cc));
-        Ok(if account.normal_balance == "DEBIT" {
-            debit - credit
-        } else {
-            credit - debit
-        })
+        Ok(account.normal_balance.signed(debit - credit))
     }
 
     /// Loads the lines of these entries (those not loaded yet) in one statement.

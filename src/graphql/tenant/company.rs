@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::tenant_db;
 use crate::entities::tenant::company as entity;
 use crate::graphql::scalars::Date;
-use crate::ledger::company::{self as service, Change, CompanyChanges};
+use crate::ledger::company::{self as service, CompanyChanges};
 
 /// The company whose books these are.
 #[derive(SimpleObject)]
@@ -52,14 +52,6 @@ pub struct UpdateCompanyInput {
     pub lock_date: MaybeUndefined<Date>,
 }
 
-fn change<T, U>(value: MaybeUndefined<T>, map: impl FnOnce(T) -> U) -> Change<U> {
-    match value {
-        MaybeUndefined::Undefined => Change::Keep,
-        MaybeUndefined::Null => Change::Clear,
-        MaybeUndefined::Value(v) => Change::Set(map(v)),
-    }
-}
-
 #[derive(Default)]
 pub struct CompanyQuery;
 
@@ -80,10 +72,10 @@ impl CompanyMutation {
         let db = tenant_db(ctx)?;
         let changes = CompanyChanges {
             name: input.name,
-            legal_name: change(input.legal_name, |v| v),
-            tax_id: change(input.tax_id, |v| v),
+            legal_name: input.legal_name.into(),
+            tax_id: input.tax_id.into(),
             fiscal_year_start_month: input.fiscal_year_start_month,
-            lock_date: change(input.lock_date, |d| d.0),
+            lock_date: input.lock_date.map_value(|d| d.0).into(),
         };
         Ok(service::update_company(&db.conn, changes).await?.into())
     }

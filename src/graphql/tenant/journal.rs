@@ -1,43 +1,17 @@
 //! Journal entries: queries and the draft / post / reverse mutations.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::accounts::Account;
 use super::{parse_id, tenant_db};
-use crate::entities::tenant::{journal_entry as entity, journal_line};
+use crate::entities::tenant::journal_entry::{self as entity, EntryStatus};
+use crate::entities::tenant::journal_line;
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
+use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
-use crate::ledger::company::Change;
 use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
 use crate::ledger::posting::RawLine;
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum JournalEntryStatus {
-    Draft,
-    Posted,
-    Reversed,
-}
-
-impl JournalEntryStatus {
-    fn of(stored: &str) -> Self {
-        match stored {
-            service::POSTED => JournalEntryStatus::Posted,
-            service::REVERSED => JournalEntryStatus::Reversed,
-            _ => JournalEntryStatus::Draft,
-        }
-    }
-
-    fn stored(self) -> &'static str {
-        match self {
-            JournalEntryStatus::Draft => service::DRAFT,
-            JournalEntryStatus::Posted => service::POSTED,
-            JournalEntryStatus::Reversed => service::REVERSED,
-        }
-    }
-}
 
 pub struct JournalEntry(pub entity::Model);
 
@@ -64,8 +38,8 @@ impl JournalEntry {
         self.0.reference.as_deref()
     }
 
-    async fn status(&self) -> JournalEntryStatus {
-        JournalEntryStatus::of(&self.0.status)
+    async fn status(&self) -> EntryStatus {
+        self.0.status
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<JournalLine>> {
@@ -192,14 +166,14 @@ pub struct UpdateJournalEntryInput {
 
 #[derive(InputObject, Default)]
 pub struct JournalEntryFilter {
-    pub status: Option<JournalEntryStatus>,
+    pub status: Option<EntryStatus>,
     pub from: Option<Date>,
     pub to: Option<Date>,
     pub account_id: Option<ID>,
     pub search: Option<String>,
 }
 
-pub type JournalEntryConnection = Connection<String, JournalEntry, ConnectionTotals>;
+pub type JournalEntryConnection = CountedConnection<JournalEntry>;
 
 #[derive(Default)]
 pub struct JournalQuery;
@@ -219,7 +193,7 @@ impl JournalQuery {
         let filter = filter.unwrap_or_default();
         let limit = page_size(ctx, first, 50)?;
         let service_filter = EntryFilter {
-            status: filter.status.map(|s| s.stored().to_owned()),
+            status: filter.status,
             from: filter.from.map(|d| d.0),
             to: filter.to.map(|d| d.0),
             account_id: filter
@@ -231,19 +205,7 @@ impl JournalQuery {
         };
         let page = service::list(&db.conn, &service_filter, limit, after.as_deref(), total_wanted(ctx)).await?;
         db.cache.prefetch_page(&db.conn, &page.rows).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.has_next,
-            ConnectionTotals {
-                total_count: page.total.unwrap_or_default(),
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|e| Edge::new(service::entry_cursor(&e), JournalEntry(e))),
-        );
-        Ok(connection)
+        Ok(connection(page, after.is_some(), service::entry_cursor, JournalEntry))
     }
 
     async fn journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<JournalEntry>> {
@@ -287,11 +249,7 @@ impl JournalMutation {
         let changes = EntryChanges {
             date: input.date.map(|d| d.0),
             description: input.description,
-            reference: match input.reference {
-                MaybeUndefined::Undefined => Change::Keep,
-                MaybeUndefined::Null => Change::Clear,
-                MaybeUndefined::Value(r) => Change::Set(r),
-            },
+            reference: input.reference.into(),
             lines: input.lines.map(raw_lines),
         };
         let updated = service::update_draft(&db.conn, parse_id(&id, "id")?, changes).await?;

@@ -1,6 +1,6 @@
 //! `trialBalance` and `generalLedger`.
 
-use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
+use async_graphql::connection::{ConnectionNameType, EdgeNameType};
 use async_graphql::OutputType;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -11,8 +11,9 @@ use super::accounts::Account;
 use super::journal::JournalEntry;
 use super::{parse_id, tenant_db};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, ConnectionTotals};
+use crate::graphql::pagination::{connection, page_size, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
+use crate::ledger::paging::Page;
 use crate::ledger::reports;
 
 #[derive(SimpleObject)]
@@ -82,8 +83,7 @@ impl EdgeNameType for LedgerEdgeName {
     }
 }
 
-pub type LedgerConnection =
-    Connection<String, LedgerLine, ConnectionTotals, EmptyFields, LedgerConnectionName, LedgerEdgeName>;
+pub type LedgerConnection = CountedConnection<LedgerLine, LedgerConnectionName, LedgerEdgeName>;
 
 fn offset_cursor(position: u64) -> String {
     B64.encode(format!("ledger:{position}"))
@@ -152,13 +152,18 @@ impl ReportsQuery {
             reports::general_ledger(&db.conn, &account, from.map(|d| d.0), to.map(|d| d.0), offset, limit).await?;
         let entry_ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.entry_id).collect();
         db.cache.prefetch_entries(&db.conn, &entry_ids).await?;
-        let has_next = offset + (rows.len() as u64) < total_count;
-        let mut connection = Connection::with_additional_fields(offset > 0, has_next, ConnectionTotals { total_count });
-        connection.edges.extend(
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, r)| Edge::new(offset_cursor(offset + i as u64 + 1), LedgerLine(r))),
-        );
-        Ok(connection)
+        // The ledger pages by position (its running balance needs every earlier line):
+        // each row carries its position, which is its cursor.
+        let page = Page {
+            has_next: offset + (rows.len() as u64) < total_count,
+            rows: (offset + 1..).zip(rows).collect(),
+            total: Some(total_count),
+        };
+        Ok(connection(
+            page,
+            offset > 0,
+            |(position, _)| offset_cursor(*position),
+            |(_, row)| LedgerLine(row),
+        ))
     }
 }

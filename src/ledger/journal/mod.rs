@@ -1,0 +1,23 @@
+//! Journal entries: drafts, posting (numbering, lock date), reversal, idempotency.
+//!
+//! By purpose:
+//! - [`commands`]: what changes entries (create, update a draft, post, reverse, delete a draft);
+//! - [`queries`]: reading them (by id, their lines, the filtered listing);
+//! - `rows`: the one place an entry row and its lines are written;
+//! - `validation`: the checks the commands share (text, accounts, lock date);
+//! - `numbering`: fiscal years and gapless numbers;
+//! - `idempotency`: keys and request hashes;
+//! - `cursor`: the listing's opaque cursor.
+
+pub mod commands;
+mod cursor;
+mod idempotency;
+mod numbering;
+pub mod queries;
+mod rows;
+mod validation;
+
+pub use commands::{create, delete_draft, post, reverse, update_draft, EntryChanges, NewEntry};
+pub use cursor::entry_cursor;
+pub use numbering::{entry_number, fiscal_year};
+pub use queries::{by_id, by_ids, lines_of, list, reversals_of, totals, EntryFilter};

@@ -1,0 +1,126 @@
+//! Reading journal entries: by id, in batches (for request-scoped loading), their
+//! lines, and the filtered listing in journal order.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::cursor::EntryCursor;
+use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
+use crate::entities::tenant::journal_line as line;
+use crate::error::Result;
+use crate::ledger::paging::{self, Page, Total};
+
+pub async fn by_id(db: &impl ConnectionTrait, id: Uuid) -> Result<Option<entry::Model>> {
+    Ok(entry::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Entries by id, in one statement.
+pub async fn by_ids(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, entry::Model>> {
+    let rows = entry::Entity::find()
+        .filter(entry::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|e| (e.id, e)).collect())
+}
+
+/// Entries whose `reversal_of` is one of `ids`, by the entry they reverse.
+pub async fn reversals_of(db: &impl ConnectionTrait, ids: &[Uuid]) -> Result<HashMap<Uuid, entry::Model>> {
+    let rows = entry::Entity::find()
+        .filter(entry::Column::ReversalOf.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|e| e.reversal_of.map(|of| (of, e)))
+        .collect())
+}
+
+/// Lines of many entries in one query, by entry, in line order.
+pub async fn lines_of(db: &impl ConnectionTrait, entry_ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<line::Model>>> {
+    let rows = line::Entity::find()
+        .filter(line::Column::EntryId.is_in(entry_ids.to_vec()))
+        .order_by_asc(line::Column::EntryId)
+        .order_by_asc(line::Column::LineNo)
+        .all(db)
+        .await?;
+    let mut by_entry: HashMap<Uuid, Vec<line::Model>> = HashMap::new();
+    for l in rows {
+        by_entry.entry(l.entry_id).or_default().push(l);
+    }
+    Ok(by_entry)
+}
+
+/// Sum of debits and credits of an entry's lines.
+pub fn totals(lines: &[line::Model]) -> (Decimal, Decimal) {
+    lines
+        .iter()
+        .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), l| (d + l.debit, c + l.credit))
+}
+
+/// What the listing keeps; every field left `None` matches everything.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    pub status: Option<EntryStatus>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// Entries with a line on this account.
+    pub account_id: Option<Uuid>,
+    /// In the description, reference or number (case-insensitive, literal).
+    pub search: Option<String>,
+}
+
+impl EntryFilter {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(status) = self.status {
+            condition = condition.add(entry::Column::Status.eq(status));
+        }
+        if let Some(from) = self.from {
+            condition = condition.add(entry::Column::Date.gte(from));
+        }
+        if let Some(to) = self.to {
+            condition = condition.add(entry::Column::Date.lte(to));
+        }
+        if let Some(account_id) = self.account_id {
+            condition = condition.add(
+                entry::Column::Id.in_subquery(
+                    Query::select()
+                        .column(line::Column::EntryId)
+                        .from(line::Entity)
+                        .and_where(Expr::col(line::Column::AccountId).eq(account_id))
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(search) = self.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern = crate::ledger::contains_pattern(search);
+            condition = condition.add(
+                Condition::any()
+                    .add(Expr::col(entry::Column::Description).ilike(pattern.clone()))
+                    .add(Expr::col(entry::Column::Reference).ilike(pattern.clone()))
+                    .add(Expr::col(entry::Column::Number).ilike(pattern)),
+            );
+        }
+        condition
+    }
+}
+
+/// A page of entries in journal order (date, then creation), `first` after the cursor
+/// `after` (see [`super::entry_cursor`]).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &EntryFilter,
+    first: u64,
+    after: Option<&str>,
+    total: Total,
+) -> Result<Page<entry::Model>> {
+    let after = after.map(EntryCursor::parse).transpose()?.map(|cursor| cursor.after());
+    let order = [entry::Column::Date, entry::Column::CreatedAt, entry::Column::Id];
+    paging::fetch::<entry::Entity>(db, filter.condition(), &order, after, first, total).await
+}

@@ -1,0 +1,114 @@
+//! Checks the journal commands share: an entry's text, the accounts of its lines, and
+//! the company's lock date.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::entities::tenant::{account, company};
+use crate::error::{Error, Result};
+use crate::ledger::posting::BalancedLines;
+
+/// A trimmed description of 1 to 500 characters and an optional reference of at most
+/// 100 (blank means none).
+pub(super) fn check_text(description: &str, reference: Option<&str>) -> Result<(String, Option<String>)> {
+    let description = description.trim();
+    if description.is_empty() || description.chars().count() > 500 {
+        return Err(Error::bad_input(
+            "input.description",
+            "a description has 1 to 500 characters",
+        ));
+    }
+    let reference = reference.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
+    if reference.as_ref().is_some_and(|r| r.chars().count() > 100) {
+        return Err(Error::bad_input(
+            "input.reference",
+            "a reference has at most 100 characters",
+        ));
+    }
+    Ok((description.to_owned(), reference))
+}
+
+/// Every account of the lines exists, is postable and not archived; `path` names the
+/// lines in errors (`input.lines.2.accountId`).
+pub(super) async fn check_accounts(db: &impl ConnectionTrait, balanced: &BalancedLines, path: &str) -> Result<()> {
+    let ids: Vec<Uuid> = balanced.lines().iter().map(|l| l.account_id).collect();
+    let found: HashMap<Uuid, account::Model> = account::Entity::find()
+        .filter(account::Column::Id.is_in(ids.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let field = format!("{path}.{i}.accountId");
+        match found.get(id) {
+            None => return Err(Error::bad_input(field, "no such account")),
+            Some(a) if !a.is_postable => {
+                return Err(Error::bad_input(
+                    field,
+                    format!("{} {} is a header account", a.code, a.name),
+                ))
+            }
+            Some(a) if a.is_archived => {
+                return Err(Error::bad_input(field, format!("{} {} is archived", a.code, a.name)))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// An entry is dated after the company's lock date, if there is one.
+pub(super) fn check_lock_date(company: &company::Model, date: NaiveDate) -> Result<()> {
+    match company.lock_date {
+        Some(lock) if date <= lock => Err(Error::PeriodLocked(format!(
+            "the books are locked up to {lock}: an entry must be dated after it"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(check_text("  Gaji  ", Some("  ")).ok(), Some(("Gaji".to_owned(), None)));
+        assert!(check_text(" ", None).is_err());
+        assert!(check_text(&"x".repeat(501), None).is_err());
+        assert!(check_text("ok", Some(&"r".repeat(101))).is_err());
+    }
+
+    #[test]
+    fn the_lock_date_itself_is_locked() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 1, d).unwrap_or_default();
+        let now = chrono::Utc::now();
+        let company = company::Model {
+            id: Uuid::new_v4(),
+            name: "PT".into(),
+            legal_name: None,
+            tax_id: None,
+            base_currency: "IDR".into(),
+            fiscal_year_start_month: 1,
+            lock_date: Some(day(31)),
+            created_at: now.into(),
+            updated_at: now.into(),
+        };
+        assert_eq!(
+            check_lock_date(&company, day(31)).err().map(|e| e.code()),
+            Some("PERIOD_LOCKED")
+        );
+        assert!(check_lock_date(&company, day(30)).is_err(), "before it too");
+        let next_day = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap_or_default();
+        assert!(check_lock_date(&company, next_day).is_ok());
+        let open = company::Model {
+            lock_date: None,
+            ..company
+        };
+        assert!(check_lock_date(&open, day(1)).is_ok());
+    }
+}
