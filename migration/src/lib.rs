@@ -4,7 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_company;
 mod m20261126_000002_create_ledger;
-mod m20261126_000003_ledger_sqlstates;
+mod m20261129_000001_ledger_sqlstates;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -27,7 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_company::Migration),
             Box::new(m20261126_000002_create_ledger::Migration),
-            Box::new(m20261126_000003_ledger_sqlstates::Migration),
+            Box::new(m20261129_000001_ledger_sqlstates::Migration),
         ]
     }
 }

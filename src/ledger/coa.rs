@@ -101,31 +101,6 @@ pub fn find(key: &str) -> Result<Option<&'static CoaTemplate>> {
     Ok(shipped()?.iter().find(|t| t.key == key))
 }
 
-/// A copy of every shipped template, for callers that cannot take an error (the admin
-/// listing). A broken shipped file is logged and lists nothing: prefer [`shipped`].
-pub fn templates() -> Vec<CoaTemplate> {
-    match shipped() {
-        Ok(all) => all.to_vec(),
-        Err(err) => {
-            tracing::error!(error = %err, "chart-of-accounts templates unavailable");
-            Vec::new()
-        }
-    }
-}
-
-/// A copy of the template with this key, for callers that cannot take an error
-/// (provisioning): a broken shipped file is logged and found as nothing, so no tenant
-/// gets an empty chart from it. Prefer [`find`].
-pub fn template(key: &str) -> Option<CoaTemplate> {
-    match find(key) {
-        Ok(found) => found.cloned(),
-        Err(err) => {
-            tracing::error!(error = %err, "chart-of-accounts templates unavailable");
-            None
-        }
-    }
-}
-
 /// Parses and checks a template file (the rules of `coa/README.md`): the header, known
 /// types and sides, unique codes and names, parents that are earlier headers of the same
 /// type, and headers that have children.
@@ -213,8 +188,8 @@ mod tests {
         assert_eq!(keys, ["id-sak-emkm", "generic", "empty"]);
         assert!(find(DEFAULT_TEMPLATE).is_ok_and(|t| t.is_some()));
         assert!(find("no-such-template").is_ok_and(|t| t.is_none()));
-        assert!(template("generic").is_some_and(|t| t.accounts.len() > 20));
-        assert_eq!(templates().len(), SOURCES.len());
+        assert!(find("generic").is_ok_and(|t| t.is_some_and(|t| t.accounts.len() > 20)));
+        assert_eq!(shipped.len(), SOURCES.len());
     }
 
     #[test]
@@ -226,7 +201,7 @@ mod tests {
 
     #[test]
     fn indonesian_template_has_the_accounts_small_companies_need() {
-        let t = template(DEFAULT_TEMPLATE).unwrap_or_else(|| panic!("default template"));
+        let t = find(DEFAULT_TEMPLATE).ok().flatten().expect("default template");
         for name in [
             "Kas",
             "Kas Kecil",

@@ -68,7 +68,7 @@ impl NewTenant {
         if !(1..=12).contains(&self.fiscal_year_start_month) {
             return Err(Error::bad_input("fiscalYearStartMonth", "a month from 1 to 12"));
         }
-        if crate::ledger::coa::template(&self.coa_template).is_none() {
+        if crate::ledger::coa::find(&self.coa_template)?.is_none() {
             return Err(Error::bad_input(
                 "coaTemplate",
                 format!("unknown template '{}'", self.coa_template),
@@ -372,11 +372,11 @@ impl Provisioner {
 /// Inserts the company row and the chosen chart of accounts, in one transaction.
 async fn seed_company(db: &DatabaseConnection, new: &NewTenant) -> Result<()> {
     use sea_orm::TransactionTrait;
-    let template = crate::ledger::coa::template(&new.coa_template)
+    let template = crate::ledger::coa::find(&new.coa_template)?
         .ok_or_else(|| Error::bad_input("coaTemplate", format!("unknown template '{}'", new.coa_template)))?;
     let txn = db.begin().await?;
     insert_company(&txn, new).await?;
-    crate::ledger::accounts::seed_from_template(&txn, &template).await?;
+    crate::ledger::accounts::seed_from_template(&txn, template).await?;
     txn.commit().await?;
     Ok(())
 }

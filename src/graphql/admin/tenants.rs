@@ -1,14 +1,13 @@
 //! Tenants: list, read, create.
 
-use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::services;
 use crate::entities::registry::tenants::{self as entity, TenantStatus};
 use crate::error::Error;
-use crate::graphql::pagination::{page_size, total_wanted, ConnectionTotals};
-use crate::ledger::paging::Total;
+use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
+use crate::ledger::paging::{Page, Total};
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::slug::TenantSlug;
 
@@ -66,7 +65,7 @@ pub struct CreateTenantPayload {
     pub token: String,
 }
 
-pub type TenantConnection = Connection<String, Tenant, ConnectionTotals>;
+pub type TenantConnection = CountedConnection<Tenant>;
 
 pub(crate) fn parse_slug(raw: &str) -> Result<TenantSlug, Error> {
     TenantSlug::parse(raw).map_err(|why| Error::bad_input("slug", why))
@@ -96,35 +95,32 @@ impl TenantsQuery {
     ) -> async_graphql::Result<TenantConnection> {
         let admin = services(ctx)?;
         let limit = page_size(ctx, first, 50)?;
-        let mut rows = admin
+        let rows = admin
             .registry
             .tenants(status, Some(limit + 1), after.as_deref())
             .await?;
-        let total_count = match total_wanted(ctx) {
-            Total::Wanted => admin.registry.count_tenants(status).await?,
-            Total::NotWanted => 0,
+        let total = match total_wanted(ctx) {
+            Total::Wanted => Some(admin.registry.count_tenants(status).await?),
+            Total::NotWanted => None,
         };
-        let has_next = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut connection =
-            Connection::with_additional_fields(after.is_some(), has_next, ConnectionTotals { total_count });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(row.slug.clone(), Tenant::from(row))),
-        );
-        Ok(connection)
+        Ok(connection(
+            Page::from_overfetched(rows, limit, total),
+            after.is_some(),
+            |row| row.slug.clone(),
+            Tenant::from,
+        ))
     }
 
     /// The charts of accounts `createTenant` accepts as `coaTemplate`.
-    async fn coa_templates(&self) -> Vec<CoaTemplate> {
-        crate::ledger::coa::templates()
-            .into_iter()
+    async fn coa_templates(&self) -> async_graphql::Result<Vec<CoaTemplate>> {
+        Ok(crate::ledger::coa::shipped()?
+            .iter()
             .map(|t| CoaTemplate {
                 key: t.key.to_owned(),
                 name: t.name.to_owned(),
-                account_count: t.accounts.len() as i32,
+                account_count: i32::try_from(t.accounts.len()).unwrap_or(i32::MAX),
             })
-            .collect()
+            .collect())
     }
 
     async fn tenant(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<Option<Tenant>> {
