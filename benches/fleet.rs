@@ -10,9 +10,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use local_postgres::{ClusterOptions, LocalCluster};
 use migration::MigratorTrait;
 use nusa_journal::config::TenancyLimits;
-use nusa_journal::local_postgres::{ClusterOptions, LocalCluster};
 use nusa_journal::services::Services;
 use nusa_journal::tenancy::credentials::{single_connection, unseal};
 use nusa_journal::tenancy::fleet::{migrate_tenants, MigrateOptions, Summary};

@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
 use nusa_journal::config::TenancyLimits;
-use nusa_journal::local_postgres::{ClusterOptions, LocalCluster, PgBinaries};
 use nusa_journal::startup::Application;
 use nusa_journal::tenancy::provision::NewTenant;
 use nusa_journal::tenancy::slug::TenantSlug;

@@ -17,13 +17,13 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{ServiceConfig, Settings};
-use crate::local_postgres::{self, write_private, ClusterOptions, LocalCluster};
 use crate::services::Services;
 use crate::tenancy::provision::NewTenant;
 use crate::tenancy::registry::connect_pool;
 use crate::tenancy::sealing::MasterKey;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
+use local_postgres::{self, write_private, ClusterOptions, LocalCluster};
 
 /// The registry database inside the embedded cluster.
 const REGISTRY_DB: &str = "nusa_registry";

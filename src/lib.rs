@@ -33,8 +33,6 @@ pub mod graphql;
 pub mod http;
 /// Accounting rules and services over a tenant database.
 pub mod ledger;
-/// Starting PostgreSQL clusters from the installed binaries (embedded default, tests).
-pub mod local_postgres;
 /// Prometheus metrics of one application instance.
 pub mod metrics;
 /// The long-lived handles shared by the server, the admin API and the CLI.

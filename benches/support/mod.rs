@@ -2,9 +2,9 @@
 //! throwaway cluster.
 #![allow(dead_code)]
 
+use local_postgres::LocalCluster;
 use nusa_journal::config::{ApiLimits, ServiceConfig, TenancyLimits, DEFAULT_ROLE_PREFIX};
 use nusa_journal::embedded::ensure_database;
-use nusa_journal::local_postgres::LocalCluster;
 use nusa_journal::tenancy::sealing::{MasterKey, Sealer};
 use secrecy::SecretString;
 

@@ -10,8 +10,8 @@ use tokio::process::Command;
 
 use crate::entities::registry::tenants;
 use crate::error::{Error, Result};
-use crate::local_postgres::PgBinaries;
 use crate::tenancy::slug::TenantSlug;
+use local_postgres::PgBinaries;
 
 fn tool(name: &str, tenant: &tenants::Model, password: &SecretString) -> Result<Command> {
     let binaries = PgBinaries::locate_client().map_err(Error::Internal)?;

@@ -270,7 +270,7 @@ async fn as_root_under_a_closed_parent_the_cluster_goes_where_postgres_can_reach
             .map(|p| RemoveOnDrop(PathBuf::from(p.trim())))
     };
     let ((cluster_dir, banner), _guard) = tokio::join!(first_command_twice(&launch), cleanup);
-    let clusters = nusa_journal::local_postgres::server_user_clusters_dir().expect("clusters dir");
+    let clusters = local_postgres::server_user_clusters_dir().expect("clusters dir");
     assert!(
         cluster_dir.starts_with(&clusters),
         "the cluster {} is under {}",

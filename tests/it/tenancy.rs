@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{error_code, eventually, run_cli, ServerProcess, TestApp, TestTenant};
-use nusa_journal::local_postgres::{ClusterOptions, LocalCluster};
+use local_postgres::{ClusterOptions, LocalCluster};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use secrecy::ExposeSecret;

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 
+use local_postgres::{remove_tree, ClusterOptions, LocalCluster};
 use nusa_journal::config::{ServiceConfig, TenancyLimits, DEFAULT_ROLE_PREFIX};
 use nusa_journal::embedded::ensure_database;
-use nusa_journal::local_postgres::{remove_tree, ClusterOptions, LocalCluster};
 use nusa_journal::services::Services;
 use nusa_journal::startup::Application;
 use nusa_journal::tenancy::sealing::{MasterKey, Sealer};

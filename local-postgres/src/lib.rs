@@ -1,4 +1,6 @@
 //! A PostgreSQL cluster of our own, started from the binaries installed on the machine.
+//! A crate of its own: process supervision has nothing to do with bookkeeping, and its
+//! tests start real clusters without linking the service.
 //!
 //! Used by the embedded default (`cargo run` with no configuration) and by the test
 //! harness. PostgreSQL refuses to run as root, so when we are root the cluster is
@@ -605,6 +607,102 @@ pub fn remove_tree(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A folder the server (as the `postgres` user when we are root) can reach.
+    fn reachable_temp_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        dir
+    }
+
+    fn throwaway(root: &Path) -> ClusterOptions {
+        ClusterOptions {
+            root: root.to_path_buf(),
+            durable: false,
+        }
+    }
+
+    fn postgres_installed() -> bool {
+        let found = PgBinaries::locate().is_ok();
+        if !found {
+            eprintln!("skipped: no PostgreSQL binaries on this machine");
+        }
+        found
+    }
+
+    #[test]
+    fn a_new_cluster_serves_is_reused_while_running_and_stops_cleanly() {
+        if !postgres_installed() {
+            return;
+        }
+        let dir = reachable_temp_dir();
+        let root = dir.path().join("cluster");
+        let mut first = LocalCluster::start_or_reuse(&throwaway(&root)).expect("start");
+        let binaries = PgBinaries::locate().expect("binaries");
+        assert!(pg_isready(&binaries, first.port()), "the new cluster answers");
+        assert!(root.join(COMPLETE_MARKER).exists(), "marked complete once made");
+        assert_eq!(mode(&root.join("superuser-password")), 0o600);
+        assert!(first
+            .superuser_url("postgres")
+            .expose_secret()
+            .contains(&first.port().to_string()));
+
+        // A second start while the first runs reuses that server and will not stop it.
+        let mut second = LocalCluster::start_or_reuse(&throwaway(&root)).expect("reuse");
+        assert_eq!(second.port(), first.port());
+        second.stop();
+        assert!(
+            pg_isready(&binaries, first.port()),
+            "stopping a reused cluster leaves it running"
+        );
+
+        first.stop();
+        assert!(!root.join("pgdata/postmaster.pid").exists(), "stopped cleanly");
+        assert!(!pg_isready(&binaries, first.port()));
+
+        // Started again, it keeps its port where it can (tenant rows name it).
+        let third = LocalCluster::start_or_reuse(&throwaway(&root)).expect("restart");
+        assert_eq!(third.port(), first.port());
+        assert_eq!(third.moved_from_port(), None);
+    }
+
+    #[test]
+    fn a_half_made_cluster_is_removed_and_made_again() {
+        if !postgres_installed() {
+            return;
+        }
+        let dir = reachable_temp_dir();
+        let root = dir.path().join("cluster");
+        fs::create_dir_all(root.join("pgdata/base")).expect("pgdata");
+        fs::write(root.join("pgdata/PG_VERSION"), "15\n").expect("PG_VERSION");
+        assert_eq!(ClusterState::of(&root), ClusterState::HalfMade);
+        let cluster = LocalCluster::start_or_reuse(&throwaway(&root)).expect("start");
+        assert!(pg_isready(&PgBinaries::locate().expect("binaries"), cluster.port()));
+        assert_eq!(ClusterState::of(&root), ClusterState::Complete);
+    }
+
+    #[test]
+    fn cluster_states_are_told_apart() {
+        let dir = reachable_temp_dir();
+        let root = dir.path();
+        assert_eq!(ClusterState::of(root), ClusterState::Absent);
+        fs::create_dir_all(root.join("pgdata")).expect("pgdata");
+        assert_eq!(ClusterState::of(root), ClusterState::HalfMade);
+        fs::write(root.join("pgdata/postmaster.opts"), "").expect("opts");
+        fs::write(root.join("superuser-password"), "pw").expect("password");
+        assert_eq!(
+            ClusterState::of(root),
+            ClusterState::Legacy,
+            "made before the marker, and started once"
+        );
+        fs::write(root.join("pgdata/PG_VERSION"), "15").expect("version");
+        fs::write(root.join(COMPLETE_MARKER), "").expect("marker");
+        assert_eq!(ClusterState::of(root), ClusterState::Complete);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+    }
 
     #[test]
     fn missing_binaries_name_the_package_and_the_variable() {
