@@ -401,6 +401,7 @@ async fn serve() -> anyhow::Result<()> {
     let base = format!("http://{}:{}", prepared.config.bind_addr.ip(), app.port());
     if let Some(paths) = &prepared.embedded {
         let data_dir = &paths.data_dir;
+        crate::embedded::migrate_local_tenants(app.services()).await?;
         let token = ensure_demo_tenant(app.services(), data_dir).await?;
         println!("Nusa Journal listening on {base}");
         println!("  embedded PostgreSQL cluster in {}", paths.cluster_dir.display());

@@ -5,8 +5,9 @@
 //!
 //! The cluster lives in `<data folder>/postgres`, except when we are root and the
 //! `postgres` user (which runs the server) cannot reach the data folder, as for a clone
-//! under `/root`: then it goes under that user's home,
-//! `/var/lib/postgresql/nusa-journal/<id>`, and the file `postgres-location` in the data
+//! under `/root`: then it goes to the root-owned `/var/lib/nusa-journal/<id>` (not
+//! the postgres user's home: that user could swap folders there for links to files
+//! root then writes), and the file `postgres-location` in the data
 //! folder records where, so the next run from the same folder finds the same cluster.
 
 use std::fs;
@@ -109,16 +110,15 @@ pub async fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
 /// `postgres` user's home (recorded for the next run).
 fn cluster_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
     let location_file = data_dir.join(CLUSTER_LOCATION_FILE);
-    if let Ok(recorded) = fs::read_to_string(&location_file) {
-        let recorded = PathBuf::from(recorded.trim());
-        if recorded.is_absolute() {
-            return Ok(recorded);
-        }
-        anyhow::bail!(
-            "{} should hold an absolute path, not {:?}; remove it to let the service choose again",
-            location_file.display(),
-            recorded
-        );
+    if let Some(recorded) = read_private(&location_file)? {
+        let recorded = PathBuf::from(recorded.expose_secret());
+        return trusted_cluster_location(&recorded).with_context(|| {
+            format!(
+                "{} names {}; remove it to let the service choose again",
+                location_file.display(),
+                recorded.display()
+            )
+        });
     }
     let in_place = data_dir.join("postgres");
     if in_place.join("pgdata").exists() || local_postgres::server_can_reach(&in_place)? {
@@ -129,9 +129,34 @@ fn cluster_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
     tracing::info!(
         data_dir = %data_dir.display(),
         cluster = %elsewhere.display(),
-        "the postgres user cannot reach the data folder: the cluster goes under its home"
+        "the postgres user cannot reach the data folder: the cluster goes to /var/lib/nusa-journal"
     );
     Ok(elsewhere)
+}
+
+/// A recorded cluster folder is used only if it is one we would have chosen: a folder
+/// named by 32 hex digits right under the clusters folder, not a link, owned by us.
+/// (Root acts on that folder: it must never be one that someone else picked.)
+fn trusted_cluster_location(recorded: &Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let clusters = PathBuf::from(local_postgres::SERVER_USER_CLUSTERS_DIR);
+    let named_like_ours = recorded.parent() == Some(clusters.as_path())
+        && recorded
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() == 32 && n.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !named_like_ours {
+        anyhow::bail!(
+            "not a cluster folder this service makes ({}/<32 hex digits>)",
+            clusters.display()
+        );
+    }
+    match fs::symlink_metadata(recorded) {
+        Ok(meta) if !meta.is_dir() || meta.uid() != nix::unistd::Uid::effective().as_raw() => {
+            anyhow::bail!("not a folder owned by this user")
+        }
+        _ => Ok(recorded.to_path_buf()),
+    }
 }
 
 /// The data folder holds secrets: only its owner may list it. When we are root and the
@@ -183,20 +208,69 @@ pub async fn ensure_database(admin_url: &SecretString, name: &str) -> anyhow::Re
 }
 
 fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyhow::Result<SecretString> {
-    if let Ok(existing) = fs::read_to_string(path) {
-        return Ok(SecretString::from(existing.trim().to_owned()));
+    if let Some(existing) = read_private(path)? {
+        return Ok(existing);
     }
     let value = generate();
     write_private(path, &value)?;
     Ok(SecretString::from(value))
 }
 
+/// Brings every tenant of the embedded cluster to this binary's schema before serving.
+/// On a real deployment that is an operator's step (`migrate tenants`); on one's own
+/// machine, after pulling a new version, nobody should have to know it.
+pub async fn migrate_local_tenants(services: &Services) -> anyhow::Result<()> {
+    use crate::tenancy::fleet::{self, MigrateOptions, Summary};
+    let options = MigrateOptions {
+        concurrency: 2,
+        only: None,
+        dry_run: false,
+    };
+    let outcomes = fleet::migrate_tenants(
+        &services.registry,
+        services.lifecycle.sealer(),
+        &options,
+        |outcome| tracing::info!(%outcome, "embedded tenant migration"),
+    )
+    .await?;
+    let summary = Summary::of(&outcomes);
+    if summary.failed > 0 {
+        tracing::warn!(%summary, "some embedded tenants could not be migrated; they answer 503 until they are");
+    }
+    Ok(())
+}
+
+/// A secret file of ours: `None` when absent; an error when it is a link, belongs to
+/// someone else or others may read or write it (someone else could have chosen it).
+fn read_private(path: &Path) -> anyhow::Result<Option<SecretString>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    if !meta.is_file() || meta.uid() != nix::unistd::Uid::effective().as_raw() || meta.mode() & 0o077 != 0 {
+        anyhow::bail!(
+            "{} must be a file of this user with mode 0600; it is not, so it is not trusted \
+             (fix its owner and mode, or remove it to have a new one made)",
+            path.display()
+        );
+    }
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Some(SecretString::from(text.trim().to_owned())))
+}
+
 /// Provisions `pt-demo` on the first run and returns a working token for it. The
-/// token is kept in the data folder (0600) so later runs can print it again.
+/// token is kept in the data folder (0600) so later runs can print it again; one the
+/// registry no longer knows (a new cluster, a revoked token) is replaced.
 pub async fn ensure_demo_tenant(services: &Services, data_dir: &Path) -> anyhow::Result<SecretString> {
     let token_file = data_dir.join("demo-token");
-    if let Ok(token) = fs::read_to_string(&token_file) {
-        return Ok(SecretString::from(token.trim().to_owned()));
+    if let Some(token) = read_private(&token_file)? {
+        let known = services.registry.token_by_secret(&token).await?;
+        if known.is_some_and(|row| row.revoked_at.is_none()) {
+            return Ok(token);
+        }
+        tracing::info!("the saved demo token is not valid here any more: making a new one");
     }
     let slug = TenantSlug::parse(DEMO_SLUG).map_err(|e| anyhow!(e))?;
     let token = match services.registry.tenant_by_slug(&slug).await? {

@@ -130,6 +130,9 @@ impl LocalCluster {
         let root = root.as_path();
         let created_root = !root.exists();
         fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        // One start at a time per cluster: a second run during the first's initdb must
+        // not take its pgdata for a half-made one. Released when this function returns.
+        let _starting = lock_exclusive(&root.join(".start.lock"))?;
         let run_as = RunAs::detect()?;
         if let Some(run_as) = &run_as {
             // The postgres user must be able to traverse to pgdata; nothing else here is readable.
@@ -174,7 +177,6 @@ impl LocalCluster {
             Some(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
             _ => free_port()?,
         };
-        fs::write(&port_file, port.to_string())?;
         let server = start_server(
             &binaries,
             &data,
@@ -183,6 +185,10 @@ impl LocalCluster {
             run_as.as_ref(),
             options.durable,
         )?;
+        // Recorded only once the server runs there: a start that failed on a new port
+        // must not make the next run believe the cluster already moved (the registry's
+        // rows would keep naming the old port).
+        write_private(&port_file, &port.to_string())?;
         Ok(LocalCluster {
             port,
             superuser_password,
@@ -317,7 +323,9 @@ impl ClusterState {
         let data = root.join("pgdata");
         if root.join(COMPLETE_MARKER).exists() && data.join("PG_VERSION").exists() {
             ClusterState::Complete
-        } else if data.join("postmaster.opts").exists() && root.join("superuser-password").exists() {
+        } else if data.join("postmaster.opts").exists() {
+            // A server ran here, so initdb finished: never removed (a missing password
+            // file then fails the start with a clear error instead).
             ClusterState::Legacy
         } else if data.exists() {
             ClusterState::HalfMade
@@ -414,27 +422,48 @@ pub fn server_can_reach(path: &Path) -> anyhow::Result<bool> {
 }
 
 /// Where clusters go when, as root, the data folder is closed to the `postgres` user:
-/// `nusa-journal/` under that user's home (`/var/lib/postgresql` on Debian), or
-/// `/var/lib/nusa-journal` when the home is missing or closed.
+/// `/var/lib/nusa-journal`, owned by root (0711). Not under the postgres user's home:
+/// that user owns its home and could swap our folders for links to files root then writes.
+pub const SERVER_USER_CLUSTERS_DIR: &str = "/var/lib/nusa-journal";
+
+/// Makes [`SERVER_USER_CLUSTERS_DIR`] (root-owned, 0711: passable, not listable) and
+/// returns it; refuses one that is a link or owned by someone else.
 pub fn server_user_clusters_dir() -> anyhow::Result<PathBuf> {
-    let fallback = PathBuf::from("/var/lib/nusa-journal");
-    let Some(run_as) = RunAs::detect()? else {
-        return Ok(fallback);
-    };
-    let home = User::from_uid(run_as.uid)?.map(|user| user.dir);
-    Ok(match home {
-        Some(home) if home.is_dir() && run_as.first_closed_ancestor(&home)?.is_none() => home.join("nusa-journal"),
-        _ => fallback,
-    })
+    use std::os::unix::fs::MetadataExt;
+    let dir = PathBuf::from(SERVER_USER_CLUSTERS_DIR);
+    if !dir.exists() {
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let meta = fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != Uid::effective().as_raw() {
+        bail!("{} must be a folder owned by this user, not a link", dir.display());
+    }
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o711))?;
+    Ok(dir)
 }
 
-/// Writes a file only its owner can read (mode 0600).
+/// Holds an exclusive `flock` on `path` (created 0600) until dropped; waits for it.
+fn lock_exclusive(path: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| anyhow!("locking {}: {errno}", path.display()))
+}
+
+/// Writes a file only its owner can read (mode 0600). Never through a link.
 pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(contents.as_bytes())?;
@@ -473,7 +502,14 @@ fn start_server(
     run_as: Option<&RunAs>,
     durable: bool,
 ) -> anyhow::Result<Supervisor> {
-    let log_file = OpenOptions::new().create(true).append(true).open(log)?;
+    // The server's log may quote tenant data (a refused row's values): owner only.
+    let log_file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
     let mut cmd = Command::new(binaries.tool("postgres"));
     cmd.arg("-D").arg(data).args(["-p", &port.to_string()]);
     for setting in [

@@ -49,7 +49,20 @@ pub enum Transport {
 }
 
 /// The GraphQL request of a GET that did not ask for GraphiQL: it must have a `query`.
+/// Longest URL query string a GET may carry. A POST body may be larger
+/// (`MAX_BODY_BYTES`); a document that does not fit a URL belongs in one.
+pub const MAX_GET_QUERY_BYTES: usize = 16 * 1024;
+
 pub fn get_request(query_string: Option<&str>) -> Result<BatchRequest> {
+    let length = query_string.map_or(0, str::len);
+    if length > MAX_GET_QUERY_BYTES {
+        return Err(Error::BadRequest {
+            status: StatusCode::URI_TOO_LONG,
+            message: format!(
+                "the URL's query string has {length} bytes, more than {MAX_GET_QUERY_BYTES}: send this request as a POST"
+            ),
+        });
+    }
     parse_get_request(query_string)?
         .map(BatchRequest::Single)
         .ok_or_else(|| {
@@ -221,10 +234,54 @@ fn uncoded_error_code(message: &str) -> (&'static str, Option<&str>) {
 }
 
 /// The operation's name, for logs and metrics (`anonymous`, or `batch`).
+/// A caller-chosen name goes into every log line of the request: only a GraphQL Name
+/// of at most 128 characters is recorded as given; anything else is `invalid`.
 pub fn operation_name(request: &BatchRequest) -> String {
     match request {
-        BatchRequest::Single(one) => one.operation_name.clone().unwrap_or_else(|| "anonymous".into()),
+        BatchRequest::Single(one) => match one.operation_name.as_deref() {
+            None => "anonymous".into(),
+            Some(name) if is_loggable_name(name) => name.to_owned(),
+            Some(_) => "invalid".into(),
+        },
         BatchRequest::Batch(_) => "batch".into(),
+    }
+}
+
+/// `/[_A-Za-z][_0-9A-Za-z]*/`, at most 128 characters.
+fn is_loggable_name(name: &str) -> bool {
+    name.len() <= 128
+        && name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+        && name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    fn named(name: &str) -> BatchRequest {
+        BatchRequest::Single(async_graphql::Request::new("{ a }").operation_name(name))
+    }
+
+    #[test]
+    fn only_graphql_names_of_bounded_length_reach_the_logs() {
+        assert_eq!(operation_name(&named("TrialBalance_2")), "TrialBalance_2");
+        assert_eq!(operation_name(&named(&"a".repeat(129))), "invalid");
+        assert_eq!(operation_name(&named("a\nfake log line")), "invalid");
+        assert_eq!(operation_name(&named("1abc")), "invalid");
+    }
+
+    #[test]
+    fn an_overlong_get_query_string_is_refused_before_parsing() {
+        let long = format!("query={}", "a".repeat(MAX_GET_QUERY_BYTES));
+        let refused = get_request(Some(&long)).err();
+        assert!(matches!(
+            refused,
+            Some(Error::BadRequest {
+                status: StatusCode::URI_TOO_LONG,
+                ..
+            })
+        ));
+        assert!(get_request(Some("query={x}")).is_ok());
     }
 }
 

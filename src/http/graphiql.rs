@@ -65,7 +65,10 @@ pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     }
     (
         caching,
-        [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
         asset.bytes,
     )
         .into_response()
@@ -86,7 +89,16 @@ fn etags() -> &'static [String] {
 /// for the user's `Authorization: Bearer ...` (kept in memory only, not in storage).
 pub fn page(title: &str, endpoint: &str) -> Response {
     (
-        [(header::VARY, HeaderValue::from_static("accept"))],
+        [
+            (header::VARY, HeaderValue::from_static("accept")),
+            // Users paste tokens here: no other site may frame the page.
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        ],
         Html(page_html(title, endpoint)),
     )
         .into_response()

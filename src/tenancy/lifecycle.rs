@@ -81,7 +81,9 @@ impl Lifecycle {
             .change_status(
                 tenant,
                 StatusChange {
+                    from: &[TenantStatus::Active, TenantStatus::Suspended],
                     status: TenantStatus::Suspended,
+                    revoke_tokens: false,
                     reason: reason.clone(),
                     event: EventKind::Suspended,
                     detail: reason,
@@ -105,7 +107,9 @@ impl Lifecycle {
             .change_status(
                 tenant,
                 StatusChange {
+                    from: &[TenantStatus::Active, TenantStatus::Suspended],
                     status: TenantStatus::Active,
+                    revoke_tokens: false,
                     reason: None,
                     event: EventKind::Activated,
                     detail: None,
@@ -177,12 +181,13 @@ impl Lifecycle {
         if tenant.status == TenantStatus::Provisioning {
             return Err(Error::conflict("slug", "the tenant is still being provisioned"));
         }
-        self.registry.revoke_all_tokens(tenant.id).await?;
         let updated = self
             .change_status(
                 tenant,
                 StatusChange {
+                    from: &[TenantStatus::Active, TenantStatus::Suspended],
                     status: TenantStatus::Deleted,
+                    revoke_tokens: true,
                     reason: Some("deleted".into()),
                     event: EventKind::Deleted,
                     detail: None,

@@ -158,6 +158,16 @@ async fn graphiql_pages_load_only_assets_the_service_serves() {
             header(page.headers(), "content-type").starts_with("text/html"),
             "{path}"
         );
+        assert_eq!(
+            header(page.headers(), "x-frame-options"),
+            "DENY",
+            "{path} cannot be framed"
+        );
+        assert_eq!(
+            header(page.headers(), "content-security-policy"),
+            "frame-ancestors 'none'",
+            "{path}"
+        );
         let html = page.text().await.expect("html");
         assert!(html.contains(&endpoint), "{path} points GraphiQL at {endpoint}");
         let links = links(&html);

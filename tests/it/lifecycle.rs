@@ -571,3 +571,45 @@ async fn admin_lists_tenants_and_templates_and_the_cli_prints_a_table() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn a_status_change_from_a_stale_read_is_a_conflict_and_changes_nothing() {
+    use nusa_journal::entities::registry::tenant_events::EventKind;
+    use nusa_journal::entities::registry::tenants::TenantStatus;
+    use nusa_journal::tenancy::registry::StatusChange;
+
+    let app = TestApp::spawn().await;
+    let slug = common::unique_slug("stale");
+    create(&app, &slug).await;
+    // Read as ACTIVE, then deleted by someone else before our suspend writes.
+    let stale = common::tenant_row(&app, &slug).await.expect("row");
+    let parsed = nusa_journal::tenancy::slug::TenantSlug::parse(&slug).expect("slug");
+    app.services.lifecycle.delete(&parsed).await.expect("delete");
+    let late = app
+        .services
+        .registry
+        .change_status(
+            stale,
+            StatusChange {
+                from: &[TenantStatus::Active, TenantStatus::Suspended],
+                status: TenantStatus::Suspended,
+                revoke_tokens: false,
+                reason: None,
+                event: EventKind::Suspended,
+                detail: None,
+            },
+        )
+        .await;
+    assert_eq!(late.err().map(|e| e.code()), Some("CONFLICT"));
+    let row = common::tenant_row(&app, &slug).await.expect("row");
+    assert_eq!(
+        row.status,
+        TenantStatus::Deleted,
+        "a deleted tenant is not brought back"
+    );
+    let kinds = event_kinds(&app, &slug).await;
+    assert!(
+        !kinds.contains(&"suspended".to_owned()),
+        "no event for a change that did not happen: {kinds:?}"
+    );
+}

@@ -19,7 +19,12 @@ use crate::error::{Error, Result};
 /// A tenant's move to another status, with what the event log should say.
 #[derive(Debug, Clone)]
 pub struct StatusChange {
+    /// The statuses the move starts from, checked in the same statement that writes
+    /// (a concurrent change in between makes this one a `CONFLICT`).
+    pub from: &'static [TenantStatus],
     pub status: TenantStatus,
+    /// Revoke every live token of the tenant in the same transaction (soft delete).
+    pub revoke_tokens: bool,
     /// Shown to the tenant's callers (`status_reason`).
     pub reason: Option<String>,
     pub event: EventKind,
@@ -57,17 +62,42 @@ pub(super) async fn insert_event(
     Ok(())
 }
 
+/// Revokes every live token of a tenant.
+async fn revoke_live_tokens(db: &impl ConnectionTrait, tenant_id: Uuid) -> Result<u64> {
+    let revoked = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
+        .filter(api_tokens::Column::TenantId.eq(tenant_id))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(revoked.rows_affected)
+}
+
 impl Registry {
     /// Writes the new status, records the event and notifies every instance, all in
     /// one transaction. The caller applies the change to its own caches.
     pub async fn change_status(&self, tenant: tenants::Model, change: StatusChange) -> Result<tenants::Model> {
         let txn = self.db.begin().await?;
         let slug = tenant.slug.clone();
-        let mut row: tenants::ActiveModel = tenant.into();
-        row.status = Set(change.status);
-        row.status_reason = Set(change.reason);
-        row.updated_at = Set(Utc::now().into());
-        let updated = row.update(&txn).await?;
+        let updated = tenants::Entity::update_many()
+            .col_expr(tenants::Column::Status, Expr::value(change.status))
+            .col_expr(tenants::Column::StatusReason, Expr::value(change.reason))
+            .col_expr(tenants::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(tenants::Column::Id.eq(tenant.id))
+            .filter(tenants::Column::Status.is_in(change.from.iter().copied()))
+            .exec_with_returning(&txn)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::conflict(
+                    "slug",
+                    format!("the status of '{slug}' changed meanwhile; read it again and retry"),
+                )
+            })?;
+        if change.revoke_tokens {
+            revoke_live_tokens(&txn, updated.id).await?;
+        }
         insert_event(&txn, Some(updated.id), &slug, change.event, change.detail).await?;
         txn.execute_raw(notify_statement(&RegistryChange::Tenant { slug })?)
             .await?;
@@ -166,17 +196,6 @@ impl Registry {
         .await;
         self.record_event(Some(tenant.id), &tenant.slug, record.event, Some(record.detail))
             .await;
-    }
-
-    /// Revokes every live token of a tenant (soft delete).
-    pub async fn revoke_all_tokens(&self, tenant_id: Uuid) -> Result<u64> {
-        let revoked = api_tokens::Entity::update_many()
-            .col_expr(api_tokens::Column::RevokedAt, Expr::value(Utc::now()))
-            .filter(api_tokens::Column::TenantId.eq(tenant_id))
-            .filter(api_tokens::Column::RevokedAt.is_null())
-            .exec(&self.db)
-            .await?;
-        Ok(revoked.rows_affected)
     }
 
     /// Revokes a token (idempotent: an already revoked token keeps its first revocation time).
