@@ -194,8 +194,12 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
-    use migration::sqlstate::{POSTED_ENTRY_CHANGED, UNBALANCED_ENTRY};
+    use migration::sqlstate::{ACCOUNT_LOOP, POSTED_ENTRY_CHANGED, UNBALANCED_ENTRY};
     Some(match code {
+        ACCOUNT_LOOP => Error::bad_input(
+            "input.parentId",
+            "an account cannot be placed under itself or one of its own sub-accounts",
+        ),
         UNBALANCED_ENTRY => Error::UnbalancedEntry("the database refused an unbalanced entry".into()),
         POSTED_ENTRY_CHANGED => Error::Conflict {
             field: None,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_company;
 mod m20261126_000002_create_ledger;
 mod m20261129_000001_ledger_sqlstates;
+mod m20261129_000002_chart_without_loops;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -17,6 +18,8 @@ pub mod sqlstate {
     /// A posted or reversed entry, or a line of one, would be changed or deleted, or a
     /// line would move to another entry (triggers `journal_entry_guard`, `journal_line_guard`).
     pub const POSTED_ENTRY_CHANGED: &str = "NJ002";
+    /// An account would become its own ancestor (trigger `account_no_loop`).
+    pub const ACCOUNT_LOOP: &str = "NJ003";
 }
 
 pub struct Migrator;
@@ -28,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_company::Migration),
             Box::new(m20261126_000002_create_ledger::Migration),
             Box::new(m20261129_000001_ledger_sqlstates::Migration),
+            Box::new(m20261129_000002_chart_without_loops::Migration),
         ]
     }
 }

@@ -205,9 +205,12 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         Change::Clear => row.parent_id = Set(None),
         Change::Set(parent_id) => {
             check_parent(db, parent_id, current.account_type).await?;
-            // Walk up from the new parent: meeting this account would make a cycle.
+            // Walk up from the new parent: meeting this account would make a cycle. (The
+            // database checks it again under a lock, against concurrent moves; the walk
+            // stops at an account seen twice, should a loop ever have been stored.)
             let mut cursor = Some(parent_id);
-            while let Some(ancestor) = cursor {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(ancestor) = cursor.filter(|a| seen.insert(*a)) {
                 if ancestor == id {
                     return Err(Error::bad_input(
                         "input.parentId",

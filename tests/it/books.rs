@@ -791,3 +791,87 @@ async fn totals_are_counted_only_when_selected_and_with_the_first_page() {
         "the archived account counts only when included"
     );
 }
+
+/// Accounts that are their own ancestor (the walk is bounded, so a stored loop shows).
+async fn accounts_in_a_loop(db: &sea_orm::DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "WITH RECURSIVE walk(start, id, depth) AS (
+                 SELECT id, parent_id, 1 FROM account WHERE parent_id IS NOT NULL
+                 UNION ALL
+                 SELECT w.start, a.parent_id, w.depth + 1 FROM walk w JOIN account a ON a.id = w.id
+                 WHERE a.parent_id IS NOT NULL AND w.depth < 100)
+             SELECT count(*) AS n FROM walk WHERE id = start",
+        ))
+        .await
+        .expect("loop query")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_sibling_moves_never_store_a_loop() {
+    const MOVE: &str =
+        "mutation($id: ID!, $parent: ID) { updateAccount(id: $id, input: { parentId: $parent }) { id } }";
+    let books = Arc::new(Books::new("chartloop").await);
+    let mut headers = Vec::new();
+    for (code, name) in [("1-9100", "Kelompok A"), ("1-9200", "Kelompok B")] {
+        let data = books
+            .ok(
+                "mutation($code: String!, $name: String!) { createAccount(input: { code: $code, name: $name, type: ASSET, isPostable: false }) { id } }",
+                json!({ "code": code, "name": name }),
+            )
+            .await;
+        headers.push(data["createAccount"]["id"].as_str().expect("id").to_owned());
+    }
+    let (a, b) = (headers[0].clone(), headers[1].clone());
+    let db = books.tenant_db().await;
+    for round in 0..30 {
+        for id in [&a, &b] {
+            books.ok(MOVE, json!({ "id": id, "parent": null })).await;
+        }
+        let a_under_b = json!({ "id": a, "parent": b });
+        let b_under_a = json!({ "id": b, "parent": a });
+        let answers: Vec<Value> = if round % 2 == 0 {
+            // One batch: its operations run concurrently.
+            let response = books
+                .app
+                .client
+                .post(format!("{}/{}/graphql", books.app.base, books.tenant.slug))
+                .bearer_auth(&books.tenant.token)
+                .json(&json!([
+                    { "query": MOVE, "variables": a_under_b },
+                    { "query": MOVE, "variables": b_under_a },
+                ]))
+                .send()
+                .await
+                .expect("batch");
+            response.json::<Vec<Value>>().await.expect("json")
+        } else {
+            // Two concurrent requests.
+            let (one, two) = tokio::join!(books.gql(MOVE, a_under_b), books.gql(MOVE, b_under_a));
+            vec![one, two]
+        };
+        let refused: Vec<&Value> = answers.iter().filter(|r| !r["errors"].is_null()).collect();
+        assert_eq!(refused.len(), 1, "round {round}: exactly one move wins: {answers:?}");
+        assert_eq!(error_code(refused[0]), "BAD_USER_INPUT", "round {round}: {answers:?}");
+        assert_eq!(accounts_in_a_loop(&db).await, 0, "round {round}: a loop was stored");
+    }
+
+    // The database itself refuses a loop made by hand, whatever the service checks.
+    let sql = format!("UPDATE account SET parent_id = NULL WHERE id IN ('{a}', '{b}')");
+    db.execute_unprepared(&sql).await.expect("reset");
+    db.execute_unprepared(&format!("UPDATE account SET parent_id = '{a}' WHERE id = '{b}'"))
+        .await
+        .expect("B under A");
+    let looped = db
+        .execute_unprepared(&format!("UPDATE account SET parent_id = '{b}' WHERE id = '{a}'"))
+        .await
+        .expect_err("A under B would be a loop");
+    assert!(
+        format!("{looped:?}").contains(sqlstate::ACCOUNT_LOOP),
+        "refused with its own SQLSTATE: {looped:?}"
+    );
+    assert_eq!(accounts_in_a_loop(&db).await, 0);
+}

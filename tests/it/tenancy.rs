@@ -461,6 +461,24 @@ async fn token_cases() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["data"]["company"]["name"], "PT Token", "{body}");
 
+    // WRITE scope alone: mutations yes, queries FORBIDDEN (reading needs READ).
+    let (_, created) = app
+        .admin(
+            "mutation($slug: String!) { createApiToken(slug: $slug, name: \"writer\", scopes: [WRITE]) { token } }",
+            json!({ "slug": tenant.slug }),
+        )
+        .await;
+    let write_token = created["data"]["createApiToken"]["token"]
+        .as_str()
+        .expect("write-only token")
+        .to_owned();
+    let (status, body) = app.tenant(&tenant.slug, Some(&write_token), COMPANY, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(error_code(&body), "FORBIDDEN", "a WRITE-only token cannot read: {body}");
+    assert!(body["data"].is_null(), "{body}");
+    let (_, body) = app.tenant(&tenant.slug, Some(&write_token), RENAME, json!({})).await;
+    assert!(body["errors"].is_null(), "a WRITE token may write: {body}");
+
     // Revoked.
     let (_, created) = app
         .admin(

@@ -84,14 +84,19 @@ pub fn selected_operation(request: &mut Request) -> Option<OperationType> {
     }
 }
 
-/// A READ token may run queries only: a selected mutation needs WRITE.
+/// A selected query needs the READ scope, a selected mutation the WRITE scope. (A
+/// document that selects no operation fails at execution, before any resolver.)
 pub fn check_scope(operation: Option<OperationType>, scopes: &[Scope]) -> Result<(), Error> {
-    if operation == Some(OperationType::Mutation) && !scopes.contains(&Scope::Write) {
-        return Err(Error::Forbidden(
-            "this token may only read (it lacks the WRITE scope)".into(),
-        ));
+    let (needed, refusal) = match operation {
+        Some(OperationType::Mutation) => (Scope::Write, "this token may only read (it lacks the WRITE scope)"),
+        Some(OperationType::Query) => (Scope::Read, "this token may only write (it lacks the READ scope)"),
+        Some(OperationType::Subscription) | None => return Ok(()),
+    };
+    if scopes.contains(&needed) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(refusal.into()))
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -111,6 +116,11 @@ mod tests {
         assert!(check_scope(selected, &[Scope::Read]).is_err());
         assert!(check_scope(selected, &[Scope::Read, Scope::Write]).is_ok());
         assert!(check_scope(Some(OperationType::Query), &[Scope::Read]).is_ok());
+        assert!(
+            check_scope(Some(OperationType::Query), &[Scope::Write]).is_err(),
+            "WRITE alone cannot read"
+        );
+        assert!(check_scope(selected, &[Scope::Write]).is_ok());
         assert_eq!(selected_operation(&mut Request::new("{ nope")), None);
     }
 }
