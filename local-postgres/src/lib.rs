@@ -380,7 +380,7 @@ fn initdb(
     // Every path is absolute, so the working directory below changes none of them.
     let pwfile = root.join(".initdb-pwfile");
     write_private(&pwfile, &password)?;
-    let mut cmd = Command::new(binaries.tool("initdb"));
+    let mut cmd = server_command(binaries, "initdb");
     cmd.arg("-D")
         .arg(&data)
         .args([
@@ -442,6 +442,14 @@ pub fn server_user_clusters_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// One of the server programs with an empty environment: the service's own variables
+/// (master key, admin token, database URLs) never reach PostgreSQL's processes.
+fn server_command(binaries: &PgBinaries, program: &str) -> Command {
+    let mut cmd = Command::new(binaries.tool(program));
+    cmd.env_clear().env("LC_ALL", "C");
+    cmd
+}
+
 /// Holds an exclusive `flock` on `path` (created 0600) until dropped; waits for it.
 fn lock_exclusive(path: &Path) -> anyhow::Result<nix::fcntl::Flock<fs::File>> {
     let file = OpenOptions::new()
@@ -481,7 +489,7 @@ fn running_port(data: &Path) -> Option<u16> {
 }
 
 fn pg_isready(binaries: &PgBinaries, port: u16) -> bool {
-    Command::new(binaries.tool("pg_isready"))
+    server_command(binaries, "pg_isready")
         .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string(), "-t", "1"])
         .status()
         .map(|s| s.success())
@@ -510,7 +518,7 @@ fn start_server(
         .custom_flags(libc::O_NOFOLLOW)
         .open(log)
         .with_context(|| format!("opening {}", log.display()))?;
-    let mut cmd = Command::new(binaries.tool("postgres"));
+    let mut cmd = server_command(binaries, "postgres");
     cmd.arg("-D").arg(data).args(["-p", &port.to_string()]);
     for setting in [
         "listen_addresses=127.0.0.1",
@@ -673,9 +681,18 @@ mod tests {
         }
         let dir = reachable_temp_dir();
         let root = dir.path().join("cluster");
+        // A variable of ours (as the service's master key would be) must not reach the server.
+        std::env::set_var("NUSA_TEST_SECRET_FOR_NO_CHILD", "s3cret");
         let mut first = LocalCluster::start_or_reuse(&throwaway(&root)).expect("start");
         let binaries = PgBinaries::locate().expect("binaries");
         assert!(pg_isready(&binaries, first.port()), "the new cluster answers");
+        let postmaster = fs::read_to_string(root.join("pgdata/postmaster.pid")).expect("pid file");
+        let pid = postmaster.lines().next().expect("pid line").trim().to_owned();
+        let environ = fs::read(format!("/proc/{pid}/environ")).expect("environ");
+        assert!(
+            !String::from_utf8_lossy(&environ).contains("NUSA_TEST_SECRET_FOR_NO_CHILD"),
+            "the server's environment is clean"
+        );
         assert!(root.join(COMPLETE_MARKER).exists(), "marked complete once made");
         assert_eq!(mode(&root.join("superuser-password")), 0o600);
         assert!(first

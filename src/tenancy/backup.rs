@@ -1,6 +1,7 @@
 //! Per-tenant backup and restore with `pg_dump` / `pg_restore` (custom format), run as
-//! the tenant's own role. The password goes through `PGPASSWORD` in the child's
-//! environment, never on a command line.
+//! the tenant's own role. The child gets a clean environment: only a password file
+//! (0600, removed when the tool ends) naming this tenant's password, never the
+//! service's own variables (master key, admin token, database URLs).
 
 use std::path::Path;
 
@@ -13,11 +14,59 @@ use crate::error::{Error, Result};
 use crate::tenancy::slug::TenantSlug;
 use local_postgres::PgBinaries;
 
-fn tool(name: &str, tenant: &tenants::Model, password: &SecretString) -> Result<Command> {
+/// A `.pgpass` file for one tenant's role, 0600, removed when dropped.
+struct PasswordFile {
+    path: std::path::PathBuf,
+}
+
+impl PasswordFile {
+    fn write(tenant: &tenants::Model, password: &SecretString) -> Result<PasswordFile> {
+        let escape = |field: &str| field.replace('\\', "\\\\").replace(':', "\\:");
+        let line = format!(
+            "{}:{}:*:{}:{}\n",
+            escape(&tenant.db_host),
+            tenant.db_port,
+            escape(&tenant.db_username),
+            escape(password.expose_secret())
+        );
+        let name = format!(
+            "nusa-journal-pgpass-{}",
+            Alphanumeric.sample_string(&mut rand::thread_rng(), 16)
+        );
+        let path = std::env::temp_dir().join(name);
+        write_new_private(&path, line.as_bytes())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("writing a password file for pg tools: {e}")))?;
+        Ok(PasswordFile { path })
+    }
+}
+
+impl Drop for PasswordFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Creates `path` (it must not exist yet, and is never followed as a link) with mode
+/// 0600 and writes `contents`.
+fn write_new_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
+    file.write_all(contents)
+}
+
+fn tool(name: &str, tenant: &tenants::Model, passfile: &PasswordFile) -> Result<Command> {
     let binaries = PgBinaries::locate_client().map_err(Error::Internal)?;
     let mut command = Command::new(binaries.tool(name));
     command
-        .env("PGPASSWORD", password.expose_secret())
+        .env_clear()
+        .env("PGPASSFILE", &passfile.path)
+        .env("LC_ALL", "C")
         .env("PGAPPNAME", format!("nusa-journal-{name}:{}", tenant.slug))
         .args([
             "--host",
@@ -45,8 +94,11 @@ async fn run(mut command: Command, what: &str) -> Result<()> {
 }
 
 /// Dumps the tenant's database to `out` (custom format).
+/// The file is created 0600 before `pg_dump` writes it (a backup holds the books).
 pub async fn dump(tenant: &tenants::Model, password: &SecretString, out: &Path) -> Result<()> {
-    let mut command = tool("pg_dump", tenant, password)?;
+    create_private_output(out)?;
+    let passfile = PasswordFile::write(tenant, password)?;
+    let mut command = tool("pg_dump", tenant, &passfile)?;
     command
         .args([
             "--format=custom",
@@ -60,9 +112,24 @@ pub async fn dump(tenant: &tenants::Model, password: &SecretString, out: &Path) 
     run(command, "pg_dump").await
 }
 
+/// Creates (or truncates) `out` with mode 0600, so the dump is never readable by others,
+/// not even while it is being written.
+fn create_private_output(out: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(out)
+        .and_then(|_| std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o600)));
+    created.map_err(|e| Error::bad_input("out", format!("cannot write {}: {e}", out.display())))
+}
+
 /// Restores `from` into the (fresh, empty) database `database`, as the tenant role.
 pub async fn restore_into(tenant: &tenants::Model, password: &SecretString, database: &str, from: &Path) -> Result<()> {
-    let mut command = tool("pg_restore", tenant, password)?;
+    let passfile = PasswordFile::write(tenant, password)?;
+    let mut command = tool("pg_restore", tenant, &passfile)?;
     command
         .args([
             "--no-owner",

@@ -420,6 +420,11 @@ async fn backup_then_restore_brings_back_the_backed_up_books() {
     .await;
     assert!(ok, "{out}{err}");
     assert!(std::fs::metadata(&file).expect("dump file").len() > 0);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).expect("dump file").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a backup holds the books: owner only");
+    }
 
     set_legal("PT Cadangan Sesudah").await;
     let old_db = common::tenant_row(&app, &tenant.slug).await.expect("row").db_name;
