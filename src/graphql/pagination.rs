@@ -72,6 +72,17 @@ fn clamp_page(first: Option<i32>, default: i32, max: i32) -> Result<u64> {
     Ok(first.min(max) as u64)
 }
 
+/// Items an unpaged list (an account's `children`, an entry's `lines`) counts for in
+/// the complexity limit: such lists have no `first`, so nesting them (`children {
+/// children { ... } }`) multiplies the estimate by this at each level and is refused
+/// long before it could build a response of millions of values.
+pub const UNPAGED_LIST_ITEMS: usize = 10;
+
+/// Query cost of an unpaged list: [`UNPAGED_LIST_ITEMS`] times the cost of one item.
+pub fn list_cost(child_complexity: usize) -> usize {
+    1 + UNPAGED_LIST_ITEMS.saturating_mul(child_complexity)
+}
+
 /// Query cost of a page: its size times the cost of one item (for complexity limits).
 pub fn page_cost(first: Option<i32>, default: i32, child_complexity: usize) -> usize {
     let size = first.unwrap_or(default).clamp(0, ApiLimits::default().max_page_size) as usize;

@@ -875,3 +875,33 @@ async fn racing_sibling_moves_never_store_a_loop() {
     );
     assert_eq!(accounts_in_a_loop(&db).await, 0);
 }
+
+#[tokio::test]
+async fn nested_unpaged_lists_are_refused_by_their_cost_before_running() {
+    let books = Books::new("fanout").await;
+    // Six levels of parent { children }: depth 14, under the depth limit, but each
+    // `children` level multiplies the work (a header of 11 leaves made it 40 MB).
+    let mut selection = "code".to_owned();
+    for _ in 0..6 {
+        selection = format!("parent {{ children {{ {selection} }} }}");
+    }
+    let query = format!(r#"{{ account(code: "1-1101") {{ {selection} }} }}"#);
+    let body = books.gql(&query, json!({})).await;
+    assert!(body["data"].is_null(), "nothing of it ran: {body}");
+    assert_eq!(error_code(&body), "BAD_REQUEST", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("complex"),
+        "{body}"
+    );
+    // Two levels (a header's grandchildren) are an ordinary query.
+    let body = books
+        .gql(
+            r#"{ account(code: "1-1101") { parent { children { code children { code } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_null(), "{body}");
+}

@@ -46,6 +46,7 @@ impl Account {
     }
 
     /// Direct children, by code.
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(child_complexity)")]
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Account>> {
         let db = tenant_db(ctx)?;
         let chart = db.cache.chart(&db.conn).await?;

@@ -42,6 +42,7 @@ impl JournalEntry {
         self.0.status
     }
 
+    #[graphql(complexity = "crate::graphql::pagination::list_cost(child_complexity)")]
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<JournalLine>> {
         let db = tenant_db(ctx)?;
         Ok(db
