@@ -73,7 +73,13 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let connections = self.state.services.connections.clone();
         let grace = self.state.limits.shutdown_grace;
-        let listener_task = self.state.services.invalidation.spawn_listener();
+        let (listener_task, listening) = self.state.services.invalidation.spawn_listener();
+        // Serve once changes from other instances are heard (the first LISTEN flushes the
+        // caches, so nothing read before it is served stale). A registry slow to answer
+        // does not keep the service down: the caches' TTL still bounds staleness.
+        if tokio::time::timeout(Duration::from_secs(10), listening).await.is_err() {
+            tracing::warn!("the registry listener is not in place after 10 s; serving anyway");
+        }
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
             shutdown.await;

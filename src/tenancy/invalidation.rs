@@ -31,7 +31,7 @@ impl Invalidation {
     /// Applies a change here and announces it to the other instances.
     pub async fn publish(&self, change: RegistryChange) {
         self.apply(&change);
-        self.registry.notify(&change).await;
+        self.registry.notify(&change, true).await;
     }
 
     pub fn apply(&self, change: &RegistryChange) {
@@ -51,18 +51,25 @@ impl Invalidation {
         self.connections.invalidate_all();
     }
 
-    /// Listens for changes until the registry pool closes.
-    pub fn spawn_listener(&self) -> tokio::task::JoinHandle<()> {
+    /// Listens for changes until the registry pool closes. The receiver completes once
+    /// the listener is in place (the server waits for it before serving).
+    pub fn spawn_listener(&self) -> (tokio::task::JoinHandle<()>, tokio::sync::oneshot::Receiver<()>) {
         let this = self.clone();
-        tokio::spawn(async move { this.listen().await })
+        let (listening_tx, listening_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move { this.listen(listening_tx).await });
+        (task, listening_rx)
     }
 
-    async fn listen(self) {
+    async fn listen(self, listening: tokio::sync::oneshot::Sender<()>) {
         let registry = self.registry.clone();
-        registry::listen(registry, |heard| match heard {
-            Heard::Change(change) => self.apply(&change),
-            Heard::MayHaveMissed => self.flush_all(),
-        })
+        registry::listen(
+            registry,
+            |heard| match heard {
+                Heard::Change(change) => self.apply(&change),
+                Heard::MayHaveMissed => self.flush_all(),
+            },
+            listening,
+        )
         .await;
     }
 }

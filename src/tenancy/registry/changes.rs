@@ -24,9 +24,25 @@ pub enum RegistryChange {
     Tokens { tenant_id: Uuid },
 }
 
+/// What travels on the channel: the change, which instance sent it, and whether that
+/// instance has applied it already (then its own listener skips the echo: closing a
+/// pool it just reopened would only cost a reconnect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Envelope {
+    origin: Uuid,
+    applied_by_origin: bool,
+    #[serde(flatten)]
+    change: RegistryChange,
+}
+
 /// `SELECT pg_notify(channel, change)`.
-pub(super) fn notify_statement(change: &RegistryChange) -> Result<Statement> {
-    let payload = serde_json::to_string(change)
+pub(super) fn notify_statement(change: &RegistryChange, origin: Uuid, applied_by_origin: bool) -> Result<Statement> {
+    let envelope = Envelope {
+        origin,
+        applied_by_origin,
+        change: change.clone(),
+    };
+    let payload = serde_json::to_string(&envelope)
         .map_err(|e| Error::Internal(anyhow::anyhow!("cannot encode registry change: {e}")))?;
     Ok(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -45,9 +61,12 @@ pub enum Heard {
 }
 
 /// Listens on the registry's channel until its pool closes, calling `on_heard` for
-/// every change, and with [`Heard::MayHaveMissed`] whenever the connection was (re)made.
-pub async fn listen(registry: Registry, on_heard: impl Fn(Heard)) {
+/// every change (but this instance's own, already applied ones), and with
+/// [`Heard::MayHaveMissed`] whenever the connection was (re)made. `listening` is sent
+/// once, when the first `LISTEN` is in place.
+pub async fn listen(registry: Registry, on_heard: impl Fn(Heard), listening: tokio::sync::oneshot::Sender<()>) {
     let pool = registry.db.get_postgres_connection_pool().clone();
+    let mut listening = Some(listening);
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(listener) => listener,
@@ -69,10 +88,14 @@ pub async fn listen(registry: Registry, on_heard: impl Fn(Heard)) {
         // Anything may have changed while we were not listening.
         tracing::debug!("registry listener connected; flushing caches");
         on_heard(Heard::MayHaveMissed);
+        if let Some(listening) = listening.take() {
+            let _ = listening.send(());
+        }
         loop {
             match listener.try_recv().await {
-                Ok(Some(notification)) => match serde_json::from_str::<RegistryChange>(notification.payload()) {
-                    Ok(change) => on_heard(Heard::Change(change)),
+                Ok(Some(notification)) => match serde_json::from_str::<Envelope>(notification.payload()) {
+                    Ok(envelope) if envelope.origin == registry.instance && envelope.applied_by_origin => {}
+                    Ok(envelope) => on_heard(Heard::Change(envelope.change)),
                     Err(err) => tracing::warn!(error = %err, "unreadable registry notification"),
                 },
                 Ok(None) => {
@@ -96,6 +119,18 @@ pub async fn listen(registry: Registry, on_heard: impl Fn(Heard)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn envelopes_round_trip_as_json() {
+        let envelope = Envelope {
+            origin: Uuid::new_v4(),
+            applied_by_origin: true,
+            change: RegistryChange::Tenant { slug: "pt-maju".into() },
+        };
+        let json = serde_json::to_string(&envelope).unwrap_or_default();
+        assert!(json.contains(r#""kind":"tenant""#), "{json}");
+        assert_eq!(serde_json::from_str::<Envelope>(&json).ok(), Some(envelope));
+    }
 
     #[test]
     fn changes_round_trip_as_json() {

@@ -45,6 +45,8 @@ pub struct RegistryFigures {
 #[derive(Clone, Debug)]
 pub struct Registry {
     db: DatabaseConnection,
+    /// This process's id on the notification channel (its own echoes are told apart).
+    instance: Uuid,
 }
 
 /// Opens a small pool on a database URL, without statement logging (DDL through an
@@ -91,6 +93,7 @@ impl Registry {
     pub async fn connect(url: &SecretString) -> anyhow::Result<Self> {
         Ok(Registry {
             db: connect_pool(url, "nusa-journal-registry", 10).await?,
+            instance: Uuid::new_v4(),
         })
     }
 

@@ -99,16 +99,18 @@ impl Registry {
             revoke_live_tokens(&txn, updated.id).await?;
         }
         insert_event(&txn, Some(updated.id), &slug, change.event, change.detail).await?;
-        txn.execute_raw(notify_statement(&RegistryChange::Tenant { slug })?)
+        // The caller applies it here (Lifecycle::change_status): our listener skips the echo.
+        txn.execute_raw(notify_statement(&RegistryChange::Tenant { slug }, self.instance, true)?)
             .await?;
         txn.commit().await?;
         Ok(updated)
     }
 
-    /// Announces a change on the registry's channel. A failure is logged: other
-    /// instances still converge through the directory's TTL.
-    pub async fn notify(&self, change: &RegistryChange) {
-        let sent = match notify_statement(change) {
+    /// Announces a change on the registry's channel, to every instance including this
+    /// one, unless `applied_here` (the caller has applied it to this instance's caches).
+    /// A failure is logged: other instances still converge through the directory's TTL.
+    pub async fn notify(&self, change: &RegistryChange, applied_here: bool) {
+        let sent = match notify_statement(change, self.instance, applied_here) {
             Ok(statement) => self.db.execute_raw(statement).await.map_err(Error::from),
             Err(err) => Err(err),
         };
@@ -190,9 +192,12 @@ impl Registry {
         if let Err(err) = row.update(&self.db).await {
             tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot record migration result");
         }
-        self.notify(&RegistryChange::Tenant {
-            slug: tenant.slug.clone(),
-        })
+        self.notify(
+            &RegistryChange::Tenant {
+                slug: tenant.slug.clone(),
+            },
+            false,
+        )
         .await;
         self.record_event(Some(tenant.id), &tenant.slug, record.event, Some(record.detail))
             .await;
