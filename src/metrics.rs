@@ -200,7 +200,7 @@ impl Metrics {
                     self.tenants.get_or_create(&StatusLabels { status }).set(n);
                 }
                 for (kind, n) in figures.events_by_kind {
-                    let kind = kind.as_str();
+                    let kind = kind.to_string();
                     self.lifecycle_events.get_or_create(&EventLabels { kind }).set(n);
                 }
             }

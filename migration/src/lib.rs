@@ -37,9 +37,13 @@ impl MigratorTrait for Migrator {
 }
 
 /// The name of the newest tenant migration: the schema version this binary expects.
+/// Worked out once: every tenant request compares its schema version with it.
 pub fn latest_version() -> String {
-    Migrator::migrations()
-        .last()
-        .map(|m| m.name().to_owned())
-        .unwrap_or_default()
+    static LATEST: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        Migrator::migrations()
+            .last()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_default()
+    });
+    LATEST.clone()
 }

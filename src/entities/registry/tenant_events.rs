@@ -33,17 +33,11 @@ pub enum EventKind {
     MigrationFailed,
 }
 
-impl EventKind {
-    /// The stored value, as the log and `/metrics` show it.
-    pub fn as_str(self) -> String {
-        use sea_orm::ActiveEnum;
-        self.to_value()
-    }
-}
-
+/// The stored value, as the log and `/metrics` show it.
 impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.as_str())
+        use sea_orm::ActiveEnum;
+        f.write_str(&self.to_value())
     }
 }
 
