@@ -91,6 +91,12 @@ pub struct ApiLimits {
     pub document_cache_entries: usize,
     /// `MAX_BODY_BYTES`: largest request body.
     pub max_body_bytes: usize,
+    /// `GRAPHQL_MAX_RESOLVED_VALUES`: values the queries of one request (a whole batch)
+    /// may resolve before they answer `RESULT_TOO_LARGE`.
+    pub max_resolved_values: u64,
+    /// `MAX_RESPONSE_BYTES`: about how many bytes of JSON the queries of one request may
+    /// answer before they answer `RESULT_TOO_LARGE`.
+    pub max_response_bytes: u64,
     /// `REQUEST_TIMEOUT_MS`: longest a GraphQL request may run.
     pub request_timeout: Duration,
     /// `SHUTDOWN_GRACE_MS`: how long in-flight requests may finish after SIGTERM.
@@ -114,6 +120,8 @@ impl Default for ApiLimits {
             max_batch: 10,
             document_cache_entries: 256,
             max_body_bytes: 1024 * 1024,
+            max_resolved_values: 100_000,
+            max_response_bytes: 8 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
             metrics_tenant_labels: 100,
@@ -134,6 +142,8 @@ impl ApiLimits {
             max_batch: parse_var("GRAPHQL_MAX_BATCH")?.unwrap_or(d.max_batch),
             document_cache_entries: parse_var("GRAPHQL_DOCUMENT_CACHE")?.unwrap_or(d.document_cache_entries),
             max_body_bytes: parse_var("MAX_BODY_BYTES")?.unwrap_or(d.max_body_bytes),
+            max_resolved_values: parse_var("GRAPHQL_MAX_RESOLVED_VALUES")?.unwrap_or(d.max_resolved_values),
+            max_response_bytes: parse_var("MAX_RESPONSE_BYTES")?.unwrap_or(d.max_response_bytes),
             request_timeout: parse_var("REQUEST_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.request_timeout),

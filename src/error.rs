@@ -54,6 +54,10 @@ pub enum Error {
     /// the request ran past `REQUEST_TIMEOUT_MS`.
     #[error("the request took longer than {0} ms and was stopped")]
     Timeout(u128),
+    /// `RESULT_TOO_LARGE`: a query's answer would pass the request's budget of resolved
+    /// values or bytes (`GRAPHQL_MAX_RESOLVED_VALUES`, `MAX_RESPONSE_BYTES`).
+    #[error("{0}")]
+    ResultTooLarge(String),
     /// `INTERNAL`: anything unexpected. The message sent to clients is generic.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -97,6 +101,7 @@ impl Error {
             Error::UnbalancedEntry(_) => "UNBALANCED_ENTRY",
             Error::PeriodLocked(_) => "PERIOD_LOCKED",
             Error::Timeout(_) => "TIMEOUT",
+            Error::ResultTooLarge(_) => "RESULT_TOO_LARGE",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -114,6 +119,7 @@ impl Error {
             Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::ResultTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 

@@ -22,9 +22,12 @@ where
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives)
         .limit_recursive_depth(limits.max_recursive_depth)
+        .extension(budget::Budget)
         .data(limits.clone())
 }
 
+/// The runtime budget of a request: values, bytes, deadline.
+pub mod budget;
 /// Parsed documents by text, so a repeated document is parsed once.
 pub mod documents;
 /// Relay connection helpers.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, ServerError};
+use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{FromRequestParts, Path, Request, State};
@@ -34,6 +34,7 @@ use super::negotiation::{response_media, wanted, ResponseMedia, Wanted};
 use super::{graphiql, AppState};
 use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result};
+use crate::graphql::budget::{only_error, RequestBudget};
 use crate::graphql::tenant::{check_scope, selected_operation, TenantDb, TenantSchema};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
@@ -243,14 +244,23 @@ struct Executed {
 }
 
 /// Runs the operations that were not refused on the tenant's own database, within the
-/// request timeout.
+/// request's budget (values, bytes, deadline; see `graphql::budget`). A request that
+/// selects a mutation has no outer timeout: its statements are bounded by the
+/// connection's `statement_timeout`, and it must not answer an error for data it
+/// committed. Its queries still stop at the deadline, each with its own `TIMEOUT`.
 async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared) -> Result<Executed> {
     let all_refused = prepared.all_refused();
-    let Prepared { request, refusals, .. } = prepared;
+    let writes = prepared.selects_mutation();
+    let Prepared {
+        request,
+        operations,
+        refusals,
+    } = prepared;
+    let budget = RequestBudget::new(&state.limits);
     if all_refused {
         // `run` only answers refusals here, so no pool is touched.
         return Ok(Executed {
-            response: run(&state.tenant_schema, request, refusals).await,
+            response: run(&state.tenant_schema, request, &operations, refusals, &budget).await,
             statements: None,
             database_lost: false,
         });
@@ -269,13 +279,18 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
         scopes: tenant.scopes.clone(),
         cache: Default::default(),
     });
-    let executed = tokio::time::timeout(
-        state.limits.request_timeout,
-        run(&state.tenant_schema, request, refusals),
-    )
-    .await;
+    let running = run(&state.tenant_schema, request, &operations, refusals, &budget);
+    let executed = if writes {
+        Ok(running.await)
+    } else {
+        tokio::time::timeout(state.limits.request_timeout, running).await
+    };
     drop(lease);
-    let mut response = executed.map_err(|_| Error::Timeout(state.limits.request_timeout.as_millis()))?;
+    let timeout = || Error::Timeout(state.limits.request_timeout.as_millis());
+    let mut response = executed.map_err(|_| timeout())?;
+    if budget.timed_out() && !writes {
+        return Err(timeout());
+    }
     code_uncoded_errors(&mut response);
     let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
     if database_lost {
@@ -291,29 +306,38 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
 }
 
 /// Runs the operations of `request` except the refused ones, which answer their refusal.
-/// A batch runs concurrently with its responses in order, as `Schema::execute_batch` does.
-async fn run(schema: &TenantSchema, request: BatchRequest, refusals: Vec<Option<Error>>) -> BatchResponse {
-    let answer = |one: async_graphql::Request, refusal: Option<Error>| async move {
-        match refusal {
-            Some(refusal) => refused(refusal),
-            None => schema.execute(one).await,
+/// Queries share `budget`; mutations are not counted. A batch runs concurrently with
+/// its responses in order, as `Schema::execute_batch` does.
+async fn run(
+    schema: &TenantSchema,
+    request: BatchRequest,
+    operations: &[Option<OperationType>],
+    refusals: Vec<Option<Error>>,
+    budget: &Arc<RequestBudget>,
+) -> BatchResponse {
+    let answer = |one: async_graphql::Request, operation: Option<OperationType>, refusal: Option<Error>| async move {
+        match (refusal, operation) {
+            (Some(refusal), _) => only_error(refusal),
+            (None, Some(OperationType::Mutation)) => schema.execute(one).await,
+            (None, _) => schema.execute(one.data(budget.clone())).await,
         }
     };
     let mut refusals = refusals.into_iter();
+    let mut operations = operations.iter().copied();
+    let mut next = || (operations.next().flatten(), refusals.next().flatten());
     match request {
-        BatchRequest::Single(one) => BatchResponse::Single(answer(one, refusals.next().flatten()).await),
+        BatchRequest::Single(one) => {
+            let (operation, refusal) = next();
+            BatchResponse::Single(answer(one, operation, refusal).await)
+        }
         BatchRequest::Batch(many) => BatchResponse::Batch(
-            futures::future::join_all(many.into_iter().map(|one| answer(one, refusals.next().flatten()))).await,
+            futures::future::join_all(many.into_iter().map(|one| {
+                let (operation, refusal) = next();
+                answer(one, operation, refusal)
+            }))
+            .await,
         ),
     }
-}
-
-/// The GraphQL response of an operation that may not run: no data, the coded error.
-fn refused(refusal: Error) -> async_graphql::Response {
-    let coded = refusal.extend();
-    let mut error = ServerError::new(coded.message, None);
-    error.extensions = coded.extensions;
-    async_graphql::Response::from_errors(vec![error])
 }
 
 fn responses(response: &BatchResponse) -> Vec<&async_graphql::Response> {

@@ -8,6 +8,7 @@
 mod common;
 
 mod books;
+mod budgets;
 mod embedded;
 mod foundation;
 mod frontend;

@@ -23,13 +23,15 @@ pub struct Chart {
 }
 
 impl Chart {
-    /// Ids of the account and all accounts below it.
+    /// Ids of the account and all accounts below it. Each account is visited once, so
+    /// the walk ends even on a loop (which the database refuses to store).
     pub fn subtree(&self, id: Uuid) -> Vec<Uuid> {
         let mut out = vec![id];
+        let mut seen: std::collections::HashSet<Uuid> = out.iter().copied().collect();
         let mut i = 0;
         while i < out.len() {
             if let Some(children) = self.children.get(&out[i]) {
-                out.extend(children.iter().copied());
+                out.extend(children.iter().copied().filter(|child| seen.insert(*child)));
             }
             i += 1;
         }
@@ -189,5 +191,21 @@ impl LedgerCache {
         self.prefetch_reversals(db, &ids).await?;
         let originals: Vec<Uuid> = page.iter().filter_map(|e| e.reversal_of).collect();
         self.prefetch_entries(db, &originals).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subtree_walk_ends_even_on_a_stored_loop() {
+        let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let chart = Chart {
+            by_id: HashMap::new(),
+            children: HashMap::from([(a, vec![b]), (b, vec![a, c])]),
+        };
+        assert_eq!(chart.subtree(a), vec![a, b, c]);
+        assert_eq!(chart.subtree(c), vec![c]);
     }
 }
