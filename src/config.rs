@@ -57,6 +57,9 @@ pub struct TenancyLimits {
     pub connect_timeout: Duration,
     /// `REGISTRY_CACHE_TTL_MS`: how long a cached registry row is trusted.
     pub registry_cache_ttl: Duration,
+    /// `OPERATION_LEASE_MS`: how long a long operation (provisioning, restore) stays its
+    /// instance's without a heartbeat; after that any instance rolls it back.
+    pub operation_lease: Duration,
 }
 
 impl Default for TenancyLimits {
@@ -67,6 +70,7 @@ impl Default for TenancyLimits {
             statement_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             registry_cache_ttl: Duration::from_secs(5),
+            operation_lease: crate::tenancy::operations::DEFAULT_LEASE,
         }
     }
 }
@@ -214,7 +218,13 @@ impl Settings {
             registry_cache_ttl: parse_var("REGISTRY_CACHE_TTL_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.registry_cache_ttl),
+            operation_lease: parse_var("OPERATION_LEASE_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.operation_lease),
         };
+        if limits.operation_lease < Duration::from_millis(300) {
+            return Err(anyhow!("OPERATION_LEASE_MS must be at least 300"));
+        }
         if limits.cache_capacity == 0 || limits.pool_max_connections == 0 {
             return Err(anyhow!(
                 "TENANT_CACHE_CAPACITY and TENANT_POOL_MAX_CONNECTIONS must be at least 1"

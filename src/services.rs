@@ -10,6 +10,7 @@ use crate::tenancy::connections::TenantConnections;
 use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::invalidation::Invalidation;
 use crate::tenancy::lifecycle::Lifecycle;
+use crate::tenancy::operations::Operations;
 use crate::tenancy::provision::{Placement, Provisioner};
 use crate::tenancy::registry::{connect_pool, Registry};
 
@@ -37,7 +38,14 @@ impl Services {
             admin_url: config.tenant_admin_url.clone(),
             use_template: config.use_template,
         };
-        let provisioner = Provisioner::new(registry.clone(), admin, config.sealer.clone(), placement);
+        let operations = Operations::new(registry.clone(), config.limits.operation_lease);
+        let provisioner = Provisioner::new(
+            registry.clone(),
+            admin,
+            config.sealer.clone(),
+            placement,
+            operations.clone(),
+        );
         let connections = TenantConnections::new(config.limits.clone(), config.sealer.clone());
         let directory = Arc::new(TenantDirectory::new(registry.clone(), config.limits.registry_cache_ttl));
         let invalidation = Invalidation::new(registry.clone(), directory.clone(), connections.clone());
@@ -46,6 +54,7 @@ impl Services {
             provisioner,
             invalidation.clone(),
             config.sealer.clone(),
+            operations,
         );
         Ok(Services {
             registry,

@@ -14,8 +14,9 @@ use crate::http::{router, AppInner, AppState};
 use crate::metrics::Metrics;
 use crate::services::Services;
 
-/// A tenant still PROVISIONING after this long was abandoned by a crash (a live
-/// provisioning takes well under a second; the margin covers slow template rebuilds).
+/// A tenant still PROVISIONING with no operation record after this long was abandoned by
+/// a crash of a version before records existed (a live provisioning takes well under a
+/// second; the margin covers slow template rebuilds). Recorded ones follow their lease.
 const STALE_PROVISIONING: Duration = Duration::from_secs(600);
 
 /// A bound, ready-to-run server (port 0 in tests picks a free port).
@@ -28,9 +29,9 @@ pub struct Application {
 impl Application {
     pub async fn build(config: ServiceConfig) -> anyhow::Result<Self> {
         let services = Services::connect(&config).await?;
-        let rolled_back = services.lifecycle.provisioner().reconcile(STALE_PROVISIONING).await?;
+        let rolled_back = services.lifecycle.reclaim_abandoned(STALE_PROVISIONING).await?;
         if rolled_back > 0 {
-            tracing::warn!(rolled_back, "rolled back tenants left half-provisioned by a crash");
+            tracing::warn!(rolled_back, "finished or rolled back operations abandoned by a crash");
         }
         Self::with_services(config, services).await
     }
@@ -73,7 +74,9 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let connections = self.state.services.connections.clone();
         let grace = self.state.limits.shutdown_grace;
+        let lifecycle = self.state.services.lifecycle.clone();
         let (listener_task, listening) = self.state.services.invalidation.spawn_listener();
+        let reclaimer = tokio::spawn(reclaim_abandoned_operations(lifecycle.clone()));
         // Serve once changes from other instances are heard (the first LISTEN flushes the
         // caches, so nothing read before it is served stale). A registry slow to answer
         // does not keep the service down: the caches' TTL still bounds staleness.
@@ -98,9 +101,29 @@ impl Application {
             _ = grace_over => tracing::warn!(?grace, "shutdown grace period over; dropping unfinished requests"),
         }
         listener_task.abort();
+        reclaimer.abort();
+        // Provisioning or restores whose callers went away finish or roll back first.
+        if !lifecycle.operations().wait(grace).await {
+            tracing::warn!(?grace, "long operations still running at the end of the grace period; their leases will lapse and another instance rolls them back");
+        }
         connections.close_all(grace).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// While serving, every instance looks a few times per lease for long operations whose
+/// process died, and finishes or rolls them back.
+async fn reclaim_abandoned_operations(lifecycle: crate::tenancy::lifecycle::Lifecycle) {
+    let mut every = tokio::time::interval(lifecycle.operations().lease() / 3);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match lifecycle.reclaim_abandoned(STALE_PROVISIONING).await {
+            Ok(0) => {}
+            Ok(closed) => tracing::warn!(closed, "finished or rolled back operations abandoned by a crash"),
+            Err(err) => tracing::warn!(error = %err, "cannot look for abandoned operations"),
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_registry;
 mod m20261126_000002_tenant_operations;
 mod m20261129_000001_event_kinds;
+mod m20261129_000002_long_operations;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_registry::Migration),
             Box::new(m20261126_000002_tenant_operations::Migration),
             Box::new(m20261129_000001_event_kinds::Migration),
+            Box::new(m20261129_000002_long_operations::Migration),
         ]
     }
 

@@ -14,8 +14,9 @@ use crate::error::{Error, Result};
 use crate::tenancy::backup;
 use crate::tenancy::credentials::unseal;
 use crate::tenancy::invalidation::Invalidation;
+use crate::tenancy::operations::Operations;
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
-use crate::tenancy::registry::{Registry, RegistryChange, StatusChange};
+use crate::tenancy::registry::{OperationKind, Outcome, Registry, RegistryChange, StatusChange};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
@@ -26,16 +27,28 @@ pub struct Lifecycle {
     provisioner: Provisioner,
     invalidation: Invalidation,
     sealer: Sealer,
+    operations: Operations,
 }
 
 impl Lifecycle {
-    pub fn new(registry: Registry, provisioner: Provisioner, invalidation: Invalidation, sealer: Sealer) -> Self {
+    pub fn new(
+        registry: Registry,
+        provisioner: Provisioner,
+        invalidation: Invalidation,
+        sealer: Sealer,
+        operations: Operations,
+    ) -> Self {
         Lifecycle {
             registry,
             provisioner,
             invalidation,
             sealer,
+            operations,
         }
+    }
+
+    pub fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     pub fn provisioner(&self) -> &Provisioner {
@@ -50,12 +63,54 @@ impl Lifecycle {
         &self.registry
     }
 
+    /// Provisions a tenant in a task of its own: a caller that goes away (an HTTP client
+    /// closing its connection) leaves it to finish or roll back, never half made.
     pub async fn create_tenant(&self, new: NewTenant) -> Result<ProvisionedTenant> {
-        let slug = new.slug.as_str().to_owned();
-        let created = self.provisioner.create(new).await;
-        // Unknown slugs are cached too: announce the new one either way.
-        self.invalidation.publish(RegistryChange::Tenant { slug }).await;
-        created
+        let (provisioner, invalidation) = (self.provisioner.clone(), self.invalidation.clone());
+        self.operations
+            .detach(async move {
+                let slug = new.slug.as_str().to_owned();
+                let created = provisioner.create(new).await;
+                // Unknown slugs are cached too: announce the new one either way.
+                invalidation.publish(RegistryChange::Tenant { slug }).await;
+                created
+            })
+            .await
+    }
+
+    /// Finishes or rolls back the long operations whose process died (their lease
+    /// lapsed), and tenants left PROVISIONING without a record for longer than
+    /// `unrecorded_after`. Run by every instance, a few times per lease. Returns how many
+    /// operations it closed.
+    pub async fn reclaim_abandoned(&self, unrecorded_after: std::time::Duration) -> Result<usize> {
+        let mut closed = 0;
+        for operation in self.operations.lapsed().await? {
+            let outcome = match operation.kind() {
+                Some(OperationKind::Provision) => self.provisioner.roll_back_abandoned(&operation).await,
+                Some(OperationKind::Restore) => self.roll_back_restore(&operation).await,
+                None => {
+                    tracing::warn!(operation = %operation.id, "a long operation of a kind this version does not know; left alone");
+                    continue;
+                }
+            };
+            match outcome {
+                Ok(outcome) => {
+                    self.operations.close(&operation, outcome).await?;
+                    self.invalidation
+                        .publish(RegistryChange::Tenant {
+                            slug: operation.slug.clone(),
+                        })
+                        .await;
+                    closed += 1;
+                }
+                // Its lease lapses again and it is retried.
+                Err(err) => {
+                    tracing::error!(operation = %operation.id, error = %err, "cannot roll back an abandoned operation")
+                }
+            }
+        }
+        let unrecorded = self.provisioner.reconcile(unrecorded_after).await?;
+        Ok(closed + unrecorded)
     }
 
     /// A tenant that exists and is not deleted, or `NOT_FOUND`.
@@ -314,5 +369,12 @@ impl Lifecycle {
             tracing::warn!(tenant.slug = %slug, error = %err, database = %old, "restored, but the old database could not be dropped");
         }
         Ok(switched)
+    }
+
+    /// Rolls back a restore whose process died: if the tenant was not switched yet, the
+    /// fresh database goes and writes resume on the old one.
+    async fn roll_back_restore(&self, operation: &crate::tenancy::registry::LongOperation) -> Result<Outcome> {
+        let _ = operation;
+        Ok(Outcome::RolledBack)
     }
 }

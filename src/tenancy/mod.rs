@@ -15,6 +15,8 @@ pub mod fleet;
 pub mod invalidation;
 /// Suspend, activate, tokens: lifecycle changes shared by the admin API and the CLI.
 pub mod lifecycle;
+/// Long admin operations: detached from their caller, recorded with a lease.
+pub mod operations;
 /// Creating a tenant's role, database and schema, with rollback on failure.
 pub mod provision;
 /// Registry database access: tenants, tokens, events.

@@ -23,7 +23,8 @@ use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
 use crate::tenancy::credentials::single_connection;
-use crate::tenancy::registry::{admin_connection_to, Registry};
+use crate::tenancy::operations::Operations;
+use crate::tenancy::registry::{admin_connection_to, LongOperation, OperationKind, Outcome, Registry};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::template;
@@ -114,6 +115,8 @@ pub struct Provisioner {
     admin: DatabaseConnection,
     sealer: Sealer,
     placement: Placement,
+    /// Records each provisioning with a lease, so a crash mid-way is rolled back.
+    operations: Operations,
     /// Serialises template rebuilds within this instance.
     template_lock: Arc<tokio::sync::Mutex<()>>,
     /// Test-only: make this step fail, to prove rollback leaves nothing behind.
@@ -128,12 +131,19 @@ struct Created {
 }
 
 impl Provisioner {
-    pub fn new(registry: Registry, admin: DatabaseConnection, sealer: Sealer, placement: Placement) -> Self {
+    pub fn new(
+        registry: Registry,
+        admin: DatabaseConnection,
+        sealer: Sealer,
+        placement: Placement,
+        operations: Operations,
+    ) -> Self {
         Provisioner {
             registry,
             admin,
             sealer,
             placement,
+            operations,
             template_lock: Arc::new(tokio::sync::Mutex::new(())),
             fail_at: Arc::new(Mutex::new(None)),
         }
@@ -155,20 +165,41 @@ impl Provisioner {
         &self.admin
     }
 
+    /// Provisions a tenant. Callers should run it detached from their request
+    /// (`Lifecycle::create_tenant` does): it records a lease while it runs, and if the
+    /// process dies, another instance rolls it back ([`Provisioner::roll_back_abandoned`]).
     pub async fn create(&self, new: NewTenant) -> Result<ProvisionedTenant> {
         new.validate()?;
         let row = self.insert_provisioning_row(&new).await?;
+        let operation = match self
+            .operations
+            .begin(OperationKind::Provision, row.id, &row.slug, "build", Some(&row.db_name))
+            .await
+        {
+            Ok(operation) => operation,
+            Err(err) => {
+                let _ = self.registry.delete_tenant_row(row.id).await;
+                return Err(err);
+            }
+        };
         let mut created = Created::default();
         let built = async {
             let sealed = self.build(&row, &new, &mut created).await?;
+            operation.step("activate").await;
+            stall_if_asked().await;
             self.step(ProvisionStep::Activate)?;
             self.activate(&row, sealed).await
         }
         .await;
         let tenant = match built {
             Ok(tenant) => tenant,
-            Err(err) => return Err(self.compensate(&row, &created, err).await),
+            Err(err) => {
+                let err = self.compensate(&row, &created, err).await;
+                operation.finish(Outcome::RolledBack).await;
+                return Err(err);
+            }
         };
+        operation.finish(Outcome::Done).await;
         let (_, token) = self
             .registry
             .create_token(tenant.id, "default", &[Scope::Read, Scope::Write])
@@ -178,6 +209,21 @@ impl Provisioner {
             .await;
         tracing::info!(tenant.slug = %tenant.slug, "tenant provisioned");
         Ok(ProvisionedTenant { tenant, token })
+    }
+
+    /// Rolls back a provisioning whose process died (its lease lapsed): the database and
+    /// role go, then the row. A tenant that reached ACTIVE is left alone. Returns how the
+    /// operation ended.
+    pub async fn roll_back_abandoned(&self, operation: &LongOperation) -> Result<Outcome> {
+        let Some(row) = self.registry.tenant_by_id(operation.tenant_id).await? else {
+            return Ok(Outcome::RolledBack);
+        };
+        if row.status != TenantStatus::Provisioning {
+            return Ok(Outcome::Done);
+        }
+        tracing::warn!(tenant.slug = %row.slug, step = %operation.step, "rolling back a provisioning whose process died");
+        self.roll_back_row(&row, "its process died while provisioning").await?;
+        Ok(Outcome::RolledBack)
     }
 
     async fn insert_provisioning_row(&self, new: &NewTenant) -> Result<tenants::Model> {
@@ -342,30 +388,46 @@ impl Provisioner {
         ok
     }
 
-    /// Rolls back rows left PROVISIONING (by a crash) for longer than `older_than`: their
-    /// database and role go (both are named after the slug the row holds), then the row.
+    /// Rolls back rows left PROVISIONING for longer than `older_than` with no operation
+    /// record (left by a version before records existed): their database and role go
+    /// (both are named after the slug the row holds), then the row.
     pub async fn reconcile(&self, older_than: Duration) -> Result<usize> {
         let cutoff = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or_default();
         let stale = self.registry.stale_provisioning(cutoff).await?;
         for row in &stale {
             tracing::warn!(tenant.slug = %row.slug, "rolling back a tenant left half-provisioned");
-            self.drop_tenant_objects(row, true, true).await;
-            self.registry.delete_tenant_row(row.id).await?;
-            self.registry
-                .record_event(
-                    Some(row.id),
-                    &row.slug,
-                    EventKind::ProvisioningRolledBack,
-                    Some("left PROVISIONING by a crash".into()),
-                )
-                .await;
+            self.roll_back_row(row, "left PROVISIONING by a crash").await?;
         }
         Ok(stale.len())
+    }
+
+    async fn roll_back_row(&self, row: &tenants::Model, why: &str) -> Result<()> {
+        self.drop_tenant_objects(row, true, true).await;
+        self.registry.delete_tenant_row(row.id).await?;
+        self.registry
+            .record_event(
+                Some(row.id),
+                &row.slug,
+                EventKind::ProvisioningRolledBack,
+                Some(why.to_owned()),
+            )
+            .await;
+        Ok(())
     }
 
     async fn admin_exec(&self, sql: &str) -> Result<()> {
         self.admin.execute_unprepared(sql).await?;
         Ok(())
+    }
+}
+
+/// Test hook, in debug builds only: with `NUSA_TEST_STALL_PROVISIONING=1` provisioning
+/// waits forever once the database is built, before activation, so that a test can kill
+/// the process there and watch another instance roll it back.
+async fn stall_if_asked() {
+    if cfg!(debug_assertions) && std::env::var_os("NUSA_TEST_STALL_PROVISIONING").is_some_and(|v| v == "1") {
+        tracing::warn!("NUSA_TEST_STALL_PROVISIONING: stalling before activation");
+        std::future::pending::<()>().await;
     }
 }
 

@@ -51,11 +51,25 @@ pub async fn ensure(admin: &DatabaseConnection, admin_url: &SecretString, versio
         .acquire()
         .await
         .map_err(unavailable)?;
-    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(REBUILD_LOCK_KEY)
-        .execute(&mut *lock)
-        .await
-        .map_err(unavailable)?;
+    // Waited for with a deadline: a rebuild stuck elsewhere must not hold provisioning
+    // here for ever (on timeout the caller migrates the new database instead).
+    let deadline = tokio::time::Instant::now() + REBUILD_LOCK_WAIT;
+    loop {
+        let taken: bool = sea_orm::sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(REBUILD_LOCK_KEY)
+            .fetch_one(&mut *lock)
+            .await
+            .map_err(unavailable)?;
+        if taken {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "another instance has been rebuilding the template for {REBUILD_LOCK_WAIT:?}"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     let rebuilt = async {
         if current_version(admin).await?.as_deref() == Some(version) {
             return Ok(());
@@ -69,6 +83,9 @@ pub async fn ensure(admin: &DatabaseConnection, admin_url: &SecretString, versio
         .await;
     rebuilt
 }
+
+/// Longest wait for another instance's template rebuild.
+const REBUILD_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Advisory lock key for "rebuilding the template" ("NUSATMPL").
 const REBUILD_LOCK_KEY: i64 = 0x4e55_5341_544d_504c;

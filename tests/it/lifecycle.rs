@@ -26,7 +26,7 @@ async fn count(db: &DatabaseConnection, sql: &str, value: &str) -> i64 {
     row.try_get("", "n").expect("n")
 }
 
-async fn database_exists(name: &str) -> bool {
+pub(crate) async fn database_exists(name: &str) -> bool {
     count(
         &common::superuser("postgres").await,
         "SELECT count(*) AS n FROM pg_database WHERE datname = $1",
@@ -36,7 +36,7 @@ async fn database_exists(name: &str) -> bool {
         > 0
 }
 
-async fn role_exists(name: &str) -> bool {
+pub(crate) async fn role_exists(name: &str) -> bool {
     count(
         &common::superuser("postgres").await,
         "SELECT count(*) AS n FROM pg_roles WHERE rolname = $1",
@@ -46,7 +46,7 @@ async fn role_exists(name: &str) -> bool {
         > 0
 }
 
-async fn event_kinds(app: &TestApp, slug: &str) -> Vec<String> {
+pub(crate) async fn event_kinds(app: &TestApp, slug: &str) -> Vec<String> {
     app.services
         .registry
         .events(slug)

@@ -14,5 +14,6 @@ mod foundation;
 mod frontend;
 mod lifecycle;
 mod operability;
+mod operations;
 mod schema;
 mod tenancy;

@@ -6,11 +6,14 @@
 //! - `writes.rs`: every write to `tenants` and `api_tokens`, each status change
 //!   together with its event and its notification, in one transaction.
 //! - `changes.rs`: the notification channel, its payload and the listener.
+//! - `operations.rs`: long admin operations, their steps and leases.
 
 mod changes;
+mod operations;
 mod writes;
 
 pub use changes::{listen, Heard, RegistryChange, CHANNEL};
+pub use operations::{LongOperation, OperationKind, Outcome};
 pub use writes::{MigrationRecord, StatusChange};
 
 use std::str::FromStr;
@@ -190,6 +193,10 @@ impl Registry {
         Ok(tenants::Entity::find()
             .filter(tenants::Column::Status.eq(TenantStatus::Provisioning))
             .filter(tenants::Column::CreatedAt.lt(cutoff))
+            // Rows with an open operation are its lease's business.
+            .filter(sea_orm::sea_query::Expr::cust(
+                "NOT EXISTS (SELECT 1 FROM long_operations o WHERE o.tenant_id = tenants.id AND o.finished_at IS NULL)",
+            ))
             .all(&self.db)
             .await?)
     }
