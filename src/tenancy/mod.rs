@@ -15,6 +15,8 @@ pub mod fleet;
 pub mod invalidation;
 /// Suspend, activate, tokens: lifecycle changes shared by the admin API and the CLI.
 pub mod lifecycle;
+/// Who owns a tenant database (its NOLOGIN owner role) and what its login role may do.
+pub mod ownership;
 /// Creating a tenant's role, database and schema, with rollback on failure.
 pub mod provision;
 /// Registry database access: tenants, tokens, events.
