@@ -11,6 +11,7 @@ mod books;
 mod embedded;
 mod foundation;
 mod frontend;
+mod guarded_books;
 mod lifecycle;
 mod operability;
 mod schema;
