@@ -14,8 +14,8 @@ use local_postgres::{ClusterOptions, LocalCluster};
 use migration::MigratorTrait;
 use nusa_journal::config::TenancyLimits;
 use nusa_journal::services::Services;
-use nusa_journal::tenancy::credentials::{single_connection, unseal};
 use nusa_journal::tenancy::fleet::{migrate_tenants, MigrateOptions, Summary};
+use nusa_journal::tenancy::ownership;
 use nusa_journal::tenancy::provision::NewTenant;
 use nusa_journal::tenancy::slug::TenantSlug;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -49,8 +49,15 @@ async fn provision(services: &Services, prefix: &str, count: usize) -> Vec<Durat
 /// Makes every tenant one migration behind, as after deploying a binary with a new one.
 async fn roll_back_one(services: &Services) {
     for tenant in services.registry.tenants(None, None, None).await.expect("tenants") {
-        let password = unseal(services.lifecycle.sealer(), &tenant).expect("unseal");
-        let db = single_connection(&tenant, &password, "bench").await.expect("connect");
+        // As the tenant's owner role: the login role may change no schema.
+        let db = ownership::owner_connection(
+            services.lifecycle.provisioner().admin_url(),
+            &tenant.db_name,
+            &ownership::owner_role(&tenant.db_username),
+            "bench",
+        )
+        .await
+        .expect("connect");
         migration::Migrator::down(&db, Some(1)).await.expect("down");
         db.close().await.ok();
     }
@@ -116,9 +123,14 @@ async fn main() {
             dry_run: false,
         };
         let started = Instant::now();
-        let outcomes = migrate_tenants(&fleet.registry, fleet.lifecycle.sealer(), &options, |_| {})
-            .await
-            .expect("migrate");
+        let outcomes = migrate_tenants(
+            &fleet.registry,
+            fleet.lifecycle.provisioner().admin_url(),
+            &options,
+            |_| {},
+        )
+        .await
+        .expect("migrate");
         let took = started.elapsed();
         println!(
             "| {concurrency} | {took:.2?} | {:.1?} | {} |",

@@ -220,19 +220,19 @@ const ACCOUNTS_SQL: &str = "SELECT id, code, name, type, normal_balance, parent_
   FROM account WHERE is_archived = false ORDER BY code LIMIT 51;
 ";
 
-/// The writes and checks of posting a two-line entry, as plain SQL.
+/// The writes and checks of posting a two-line entry, as plain SQL (the database
+/// numbers it: trigger `journal_entry_number`).
 const POST_SQL: &str = "\\set amount random(1, 100000000)
 BEGIN;
-SELECT id, is_postable, is_archived FROM account WHERE code IN ('1-1101', '3-1001');
+SELECT id, is_postable, is_archived FROM account WHERE code IN ('1-1101', '3-1001') ORDER BY id FOR SHARE;
 INSERT INTO journal_entry (id, date, description, status) VALUES (gen_random_uuid(), DATE '2026-06-01', 'bench', 'DRAFT') RETURNING id AS entry \\gset
 INSERT INTO journal_line (id, entry_id, line_no, account_id, debit, credit) VALUES
   (gen_random_uuid(), :entry, 1, (SELECT id FROM account WHERE code = '1-1101'), :amount, 0),
   (gen_random_uuid(), :entry, 2, (SELECT id FROM account WHERE code = '3-1001'), 0, :amount);
 SELECT account_id, debit, credit FROM journal_line WHERE entry_id = :entry ORDER BY line_no;
-SELECT lock_date, fiscal_year_start_month FROM company;
-INSERT INTO journal_sequence (fiscal_year, last_number) VALUES (2099, 1)
-  ON CONFLICT (fiscal_year) DO UPDATE SET last_number = journal_sequence.last_number + 1 RETURNING last_number AS seq \\gset
-UPDATE journal_entry SET status = 'POSTED', number = 'JE/2099/' || :seq, fiscal_year = 2099, sequence = :seq, posted_at = now() WHERE id = :entry;
+SELECT id, is_postable, is_archived FROM account WHERE code IN ('1-1101', '3-1001') ORDER BY id FOR SHARE;
+SELECT lock_date, fiscal_year_start_month FROM company FOR SHARE;
+UPDATE journal_entry SET status = 'POSTED' WHERE id = :entry RETURNING number;
 COMMIT;
 ";
 

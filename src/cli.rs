@@ -360,20 +360,19 @@ async fn migrate_tenants(concurrency: usize, tenant: Option<String>, dry_run: bo
         only,
         dry_run,
     };
-    let outcomes =
-        fleet::migrate_tenants(
-            &services.registry,
-            services.lifecycle.sealer(),
-            &options,
-            |outcome| match &bar {
-                Some(bar) => {
-                    bar.println(outcome.to_string());
-                    bar.inc(1);
-                }
-                None => println!("{outcome}"),
-            },
-        )
-        .await?;
+    let outcomes = fleet::migrate_tenants(
+        &services.registry,
+        services.lifecycle.provisioner().admin_url(),
+        &options,
+        |outcome| match &bar {
+            Some(bar) => {
+                bar.println(outcome.to_string());
+                bar.inc(1);
+            }
+            None => println!("{outcome}"),
+        },
+    )
+    .await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -228,7 +228,7 @@ pub async fn migrate_local_tenants(services: &Services) -> anyhow::Result<()> {
     };
     let outcomes = fleet::migrate_tenants(
         &services.registry,
-        services.lifecycle.sealer(),
+        services.lifecycle.provisioner().admin_url(),
         &options,
         |outcome| tracing::info!(%outcome, "embedded tenant migration"),
     )

@@ -197,10 +197,15 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// |---|---|---|
 /// | `NJ001` ([`migration::sqlstate::UNBALANCED_ENTRY`]) | the ledger's balance check, at commit | `UNBALANCED_ENTRY` |
 /// | `NJ002` ([`migration::sqlstate::POSTED_ENTRY_CHANGED`]) | the guards of posted entries and their lines | `CONFLICT` |
+/// | `NJ004` ([`migration::sqlstate::POSTING_BYPASSED`]) | an entry written other than through posting | `CONFLICT` |
+/// | `NJ005` ([`migration::sqlstate::PERIOD_LOCKED`]) | posting on or before the lock date | `PERIOD_LOCKED` |
+/// | `NJ006` ([`migration::sqlstate::ACCOUNT_NOT_POSTABLE`]) | posting to a header or archived account | `BAD_USER_INPUT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
-    use migration::sqlstate::{ACCOUNT_LOOP, POSTED_ENTRY_CHANGED, UNBALANCED_ENTRY};
+    use migration::sqlstate::{
+        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, UNBALANCED_ENTRY,
+    };
     Some(match code {
         ACCOUNT_LOOP => Error::bad_input(
             "input.parentId",
@@ -210,6 +215,17 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
         POSTED_ENTRY_CHANGED => Error::Conflict {
             field: None,
             message: "a posted journal entry and its lines cannot be changed; reverse it instead".into(),
+        },
+        POSTING_BYPASSED => Error::Conflict {
+            field: None,
+            message: "the books change only through posting and reversing".into(),
+        },
+        PERIOD_LOCKED => {
+            Error::PeriodLocked("the books are locked up to the lock date: an entry must be dated after it".into())
+        }
+        ACCOUNT_NOT_POSTABLE => Error::BadUserInput {
+            field: None,
+            message: "every line's account must be postable and not archived".into(),
         },
         "23505" => Error::Conflict {
             field: None,
@@ -306,6 +322,12 @@ mod tests {
         assert_eq!(Error::from(refused("NJ001")).code(), "UNBALANCED_ENTRY");
         assert_eq!(Error::from(refused("NJ002")).code(), "CONFLICT");
         assert_eq!(Error::from(refused("23505")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ004")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ005")).code(), "PERIOD_LOCKED");
+        assert_eq!(Error::from(refused("NJ006")).code(), "BAD_USER_INPUT");
+        // Permission denied has no API meaning of its own: a read-only pause is told
+        // by the caller, not guessed from the code.
+        assert_eq!(Error::from(refused("42501")).code(), "INTERNAL");
         assert_eq!(Error::from(refused("08006")).code(), "TENANT_UNAVAILABLE");
         assert_eq!(Error::from(refused("57P01")).code(), "TENANT_UNAVAILABLE");
         assert!(is_connection_error(&refused("08006")));

@@ -41,5 +41,5 @@ pub mod services;
 pub mod startup;
 /// The tracing subscriber.
 pub mod telemetry;
-/// Slugs, registry, sealing, tokens, the connection manager, provisioning.
+/// Slugs, registry, sealing, tokens, the connection manager, provisioning, ownership.
 pub mod tenancy;

@@ -6,6 +6,7 @@ mod m20261126_000001_create_company;
 mod m20261126_000002_create_ledger;
 mod m20261129_000001_ledger_sqlstates;
 mod m20261129_000002_chart_without_loops;
+mod m20261130_000001_guarded_posting;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -20,6 +21,17 @@ pub mod sqlstate {
     pub const POSTED_ENTRY_CHANGED: &str = "NJ002";
     /// An account would become its own ancestor (trigger `account_no_loop`).
     pub const ACCOUNT_LOOP: &str = "NJ003";
+    /// The books would change other than through posting: an entry inserted other than
+    /// as a draft, a draft given a number by hand, an entry marked REVERSED without its
+    /// posted, mirroring reversing entry (triggers `journal_entry_guard`,
+    /// `journal_entry_reversal`).
+    pub const POSTING_BYPASSED: &str = "NJ004";
+    /// Posting an entry dated on or before the company's lock date (trigger
+    /// `journal_entry_number`).
+    pub const PERIOD_LOCKED: &str = "NJ005";
+    /// Posting an entry with a line on a header or archived account (trigger
+    /// `journal_entry_number`).
+    pub const ACCOUNT_NOT_POSTABLE: &str = "NJ006";
 }
 
 pub struct Migrator;
@@ -32,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_create_ledger::Migration),
             Box::new(m20261129_000001_ledger_sqlstates::Migration),
             Box::new(m20261129_000002_chart_without_loops::Migration),
+            Box::new(m20261130_000001_guarded_posting::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, SqlErr, Statement,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, Statement, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -247,17 +247,24 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
 }
 
 /// Archived accounts take no new lines and leave default listings; history stays.
-pub async fn archive(db: &impl ConnectionTrait, id: Uuid) -> Result<account::Model> {
-    let current = by_id(db, id)
+/// The account row is locked first (`FOR UPDATE`): postings in flight hold it shared,
+/// so the archive waits for them, and a posting that comes later sees it archived.
+pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let current = account::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
-    if has_children(db, id, true).await? {
+    if has_children(&txn, id, true).await? {
         return Err(Error::bad_input("id", "archive the account's children first"));
     }
     let mut row: account::ActiveModel = current.into();
     row.is_archived = Set(true);
     row.updated_at = Set(Utc::now().into());
-    Ok(row.update(db).await?)
+    let archived = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(archived)
 }
 
 /// Debit and credit totals of posted entries per account, up to `as_of` (inclusive).

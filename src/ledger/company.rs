@@ -1,7 +1,7 @@
 //! The company row: settings that rule the books (currency, fiscal year, lock date).
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Set, TransactionTrait};
 
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
@@ -24,8 +24,23 @@ pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))
 }
 
-pub async fn update_company(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
-    let current = company(db).await?;
+/// Changes the company in one transaction that first locks its row (`FOR UPDATE`):
+/// postings in flight hold it shared, so a new lock date is written only after they
+/// commit, and a posting that comes later waits, then sees the new date. The change
+/// time is taken once the lock is held.
+pub async fn update_company(db: &DatabaseConnection, changes: CompanyChanges) -> Result<company::Model> {
+    let txn = db.begin().await?;
+    let updated = update_company_in(&txn, changes).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
+    let current = company::Entity::find()
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))?;
     let mut row: company::ActiveModel = current.into();
     if let Some(name) = changes.name {
         let name = name.trim();

@@ -1,7 +1,10 @@
-//! Per-tenant backup and restore with `pg_dump` / `pg_restore` (custom format), run as
-//! the tenant's own role. The child gets a clean environment: only a password file
-//! (0600, removed when the tool ends) naming this tenant's password, never the
-//! service's own variables (master key, admin token, database URLs).
+//! Per-tenant backup and restore with `pg_dump` / `pg_restore` (custom format). A dump
+//! runs as the tenant's login role (it may read every table); a restore runs as the
+//! admin acting as the tenant's owner role (`--role`, `--no-owner`), since the login
+//! role may create nothing, and so that a restore can never hand ownership back to it.
+//! The child gets a clean environment: only a password file (0600, removed when the
+//! tool ends) naming the one password it needs, never the service's own variables
+//! (master key, admin token, database URLs).
 
 use std::path::Path;
 
@@ -14,20 +17,69 @@ use crate::error::{Error, Result};
 use crate::tenancy::slug::TenantSlug;
 use local_postgres::PgBinaries;
 
-/// A `.pgpass` file for one tenant's role, 0600, removed when dropped.
+/// Who a pg tool connects as, and where.
+struct Login {
+    host: String,
+    port: u16,
+    username: String,
+    password: Option<SecretString>,
+}
+
+impl Login {
+    /// The tenant's login role on its server.
+    fn tenant(tenant: &tenants::Model, password: &SecretString) -> Login {
+        Login {
+            host: tenant.db_host.clone(),
+            port: u16::try_from(tenant.db_port).unwrap_or(5432),
+            username: tenant.db_username.clone(),
+            password: Some(password.clone()),
+        }
+    }
+
+    /// The admin of the admin URL (host, port and user as the driver reads them; the
+    /// password percent-decoded from the URL).
+    fn admin(admin_url: &SecretString) -> Result<Login> {
+        use std::str::FromStr;
+        let invalid = |e: String| Error::Internal(anyhow::anyhow!("admin URL: {e}"));
+        let options = sea_orm::sqlx::postgres::PgConnectOptions::from_str(admin_url.expose_secret())
+            .map_err(|e| invalid(e.to_string()))?;
+        let url = url::Url::parse(admin_url.expose_secret()).map_err(|e| invalid(e.to_string()))?;
+        let password = url
+            .password()
+            .map(|raw| {
+                percent_encoding::percent_decode_str(raw)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .map(SecretString::from);
+        let host = match options.get_socket() {
+            Some(socket) => socket.display().to_string(),
+            None => options.get_host().to_owned(),
+        };
+        Ok(Login {
+            host,
+            port: options.get_port(),
+            username: options.get_username().to_owned(),
+            password,
+        })
+    }
+}
+
+/// A `.pgpass` file for one role, 0600, removed when dropped.
 struct PasswordFile {
     path: std::path::PathBuf,
 }
 
 impl PasswordFile {
-    fn write(tenant: &tenants::Model, password: &SecretString) -> Result<PasswordFile> {
+    fn write(login: &Login) -> Result<PasswordFile> {
         let escape = |field: &str| field.replace('\\', "\\\\").replace(':', "\\:");
+        let password = login.password.as_ref().map(|p| p.expose_secret()).unwrap_or_default();
         let line = format!(
             "{}:{}:*:{}:{}\n",
-            escape(&tenant.db_host),
-            tenant.db_port,
-            escape(&tenant.db_username),
-            escape(password.expose_secret())
+            escape(&login.host),
+            login.port,
+            escape(&login.username),
+            escape(password)
         );
         let name = format!(
             "nusa-journal-pgpass-{}",
@@ -60,7 +112,7 @@ fn write_new_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     file.write_all(contents)
 }
 
-fn tool(name: &str, tenant: &tenants::Model, passfile: &PasswordFile) -> Result<Command> {
+fn tool(name: &str, tenant: &tenants::Model, login: &Login, passfile: &PasswordFile) -> Result<Command> {
     let binaries = PgBinaries::locate_client().map_err(Error::Internal)?;
     let mut command = Command::new(binaries.tool(name));
     command
@@ -70,11 +122,11 @@ fn tool(name: &str, tenant: &tenants::Model, passfile: &PasswordFile) -> Result<
         .env("PGAPPNAME", format!("nusa-journal-{name}:{}", tenant.slug))
         .args([
             "--host",
-            &tenant.db_host,
+            &login.host,
             "--port",
-            &tenant.db_port.to_string(),
+            &login.port.to_string(),
             "--username",
-            &tenant.db_username,
+            &login.username,
         ])
         .arg("--no-password")
         .kill_on_drop(true);
@@ -97,8 +149,9 @@ async fn run(mut command: Command, what: &str) -> Result<()> {
 /// The file is created 0600 before `pg_dump` writes it (a backup holds the books).
 pub async fn dump(tenant: &tenants::Model, password: &SecretString, out: &Path) -> Result<()> {
     create_private_output(out)?;
-    let passfile = PasswordFile::write(tenant, password)?;
-    let mut command = tool("pg_dump", tenant, &passfile)?;
+    let login = Login::tenant(tenant, password);
+    let passfile = PasswordFile::write(&login)?;
+    let mut command = tool("pg_dump", tenant, &login, &passfile)?;
     command
         .args([
             "--format=custom",
@@ -126,11 +179,21 @@ fn create_private_output(out: &Path) -> Result<()> {
     created.map_err(|e| Error::bad_input("out", format!("cannot write {}: {e}", out.display())))
 }
 
-/// Restores `from` into the (fresh, empty) database `database`, as the tenant role.
-pub async fn restore_into(tenant: &tenants::Model, password: &SecretString, database: &str, from: &Path) -> Result<()> {
-    let passfile = PasswordFile::write(tenant, password)?;
-    let mut command = tool("pg_restore", tenant, &passfile)?;
+/// Restores `from` into the (fresh, empty) database `database`, as the admin of
+/// `admin_url` acting as the tenant's owner role `owner`: every restored object belongs
+/// to the owner, whatever the dump says.
+pub async fn restore_into(
+    tenant: &tenants::Model,
+    admin_url: &SecretString,
+    owner: &str,
+    database: &str,
+    from: &Path,
+) -> Result<()> {
+    let login = Login::admin(admin_url)?;
+    let passfile = PasswordFile::write(&login)?;
+    let mut command = tool("pg_restore", tenant, &login, &passfile)?;
     command
+        .arg(format!("--role={owner}"))
         .args([
             "--no-owner",
             "--no-privileges",

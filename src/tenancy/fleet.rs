@@ -1,22 +1,22 @@
 //! `migrate tenants`: applies pending tenant migrations to every tenant, in parallel
-//! with a bound. Each tenant is migrated under a PostgreSQL advisory lock held in its
-//! own database, so two runners (or instances) never migrate one tenant at once; each
-//! outcome is recorded in the registry; one tenant's failure never stops the others.
+//! with a bound. Each tenant is migrated over an admin connection, under a PostgreSQL
+//! advisory lock held in its own database, so two runners (or instances) never migrate
+//! one tenant at once; the ownership step (`tenancy::ownership`) runs first (it
+//! converts a tenant made before the owner role) and again after, and the migrations
+//! run as the tenant's owner role, never as its login role. Each outcome is recorded in
+//! the registry; one tenant's failure never stops the others.
 
 use futures::StreamExt;
 use migration::MigratorTrait;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use secrecy::SecretString;
 
 use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants;
 use crate::error::{Error, Result};
-use crate::tenancy::credentials::{single_connection, unseal};
-use crate::tenancy::registry::{MigrationRecord, Registry};
-use crate::tenancy::sealing::Sealer;
+use crate::tenancy::ownership::{self, Access, SCHEMA_LOCK_KEY};
+use crate::tenancy::registry::{admin_connection_to, MigrationRecord, Registry};
 use crate::tenancy::slug::TenantSlug;
-
-/// Advisory lock key for "migrating this database" (advisory locks are per database).
-const MIGRATION_LOCK_KEY: i64 = 0x4e55_5341_4d49_4752; // "NUSAMIGR"
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
@@ -102,7 +102,7 @@ pub async fn tenants_to_consider(registry: &Registry, only: Option<&TenantSlug>)
 /// Migrates the fleet; `report` sees each outcome as it happens.
 pub async fn migrate_tenants(
     registry: &Registry,
-    sealer: &Sealer,
+    admin_url: &SecretString,
     options: &MigrateOptions,
     report: impl Fn(&TenantOutcome),
 ) -> Result<Vec<TenantOutcome>> {
@@ -123,7 +123,7 @@ pub async fn migrate_tenants(
                 let outcome = if recorded_current {
                     Outcome::AlreadyCurrent
                 } else {
-                    let outcome = migrate_one(sealer, &tenant, options.dry_run).await;
+                    let outcome = migrate_one(admin_url, &tenant, options.dry_run).await;
                     if !options.dry_run {
                         record(registry, &tenant, &outcome).await;
                     }
@@ -143,52 +143,72 @@ pub async fn migrate_tenants(
     Ok(outcomes)
 }
 
-async fn migrate_one(sealer: &Sealer, tenant: &tenants::Model, dry_run: bool) -> Outcome {
-    match try_migrate_one(sealer, tenant, dry_run).await {
+async fn migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_run: bool) -> Outcome {
+    match try_migrate_one(admin_url, tenant, dry_run).await {
         Ok(outcome) => outcome,
         Err(err) => Outcome::Failed(describe(&err)),
     }
 }
 
-async fn try_migrate_one(sealer: &Sealer, tenant: &tenants::Model, dry_run: bool) -> Result<Outcome> {
-    let password = unseal(sealer, tenant)?;
-    let db = single_connection(tenant, &password, &format!("nusa-journal-migrate:{}", tenant.slug)).await?;
+/// Over an admin connection to the tenant database, under its schema lock: the
+/// ownership step (which also converts a tenant whose login role still owns
+/// everything: only an admin can create its owner role), the pending migrations as the
+/// owner role, then the ownership step again for the grants on what they created.
+async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_run: bool) -> Result<Outcome> {
+    let application_name = format!("nusa-journal-migrate:{}", tenant.slug);
+    let admin = admin_connection_to(admin_url, &tenant.db_name, &application_name).await?;
     let result = async {
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_lock($1)",
-            [MIGRATION_LOCK_KEY.into()],
-        ))
-        .await?;
-        let applied = migration::Migrator::get_applied_migrations(&db).await?;
+        admin
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_lock($1)",
+                [SCHEMA_LOCK_KEY.into()],
+            ))
+            .await?;
+        let applied = migration::Migrator::get_applied_migrations(&admin).await?;
         let from = applied.last().map(|m| m.name().to_owned());
-        let pending: Vec<String> = migration::Migrator::get_pending_migrations(&db)
+        let pending: Vec<String> = migration::Migrator::get_pending_migrations(&admin)
             .await?
             .iter()
             .map(|m| m.name().to_owned())
             .collect();
-        let outcome = if pending.is_empty() {
-            Outcome::AlreadyCurrent
-        } else if dry_run {
-            Outcome::WouldMigrate { from, pending }
-        } else {
-            migration::Migrator::up(&db, None).await?;
-            Outcome::Migrated {
-                from,
-                to: migration::latest_version(),
-            }
-        };
-        Ok::<_, Error>(outcome)
+        if dry_run {
+            return Ok(if pending.is_empty() {
+                Outcome::AlreadyCurrent
+            } else {
+                Outcome::WouldMigrate { from, pending }
+            });
+        }
+        let login = &tenant.db_username;
+        ownership::apply_on(&admin, &tenant.db_name, login, Access::ReadWrite).await?;
+        if pending.is_empty() {
+            return Ok(Outcome::AlreadyCurrent);
+        }
+        let owner = ownership::owner_connection(
+            admin_url,
+            &tenant.db_name,
+            &ownership::owner_role(login),
+            &application_name,
+        )
+        .await?;
+        let migrated = migration::Migrator::up(&owner, None).await;
+        let _ = owner.close().await;
+        migrated?;
+        ownership::apply_on(&admin, &tenant.db_name, login, Access::ReadWrite).await?;
+        Ok::<_, Error>(Outcome::Migrated {
+            from,
+            to: migration::latest_version(),
+        })
     }
     .await;
-    let _ = db
+    let _ = admin
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_advisory_unlock($1)",
-            [MIGRATION_LOCK_KEY.into()],
+            [SCHEMA_LOCK_KEY.into()],
         ))
         .await;
-    let _ = db.close().await;
+    let _ = admin.close().await;
     result
 }
 

@@ -15,6 +15,7 @@ use crate::tenancy::backup;
 use crate::tenancy::credentials::unseal;
 use crate::tenancy::invalidation::Invalidation;
 use crate::tenancy::operations::Operations;
+use crate::tenancy::ownership::{self, Access};
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
 use crate::tenancy::registry::{OperationKind, Outcome, Registry, RegistryChange, StatusChange};
 use crate::tenancy::sealing::Sealer;
@@ -316,29 +317,48 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Restores a backup into a fresh database, switches the tenant to it (closing its
-    /// pools everywhere), then drops the old database.
+    /// Restores a backup into a fresh database owned by the tenant's owner role (the
+    /// restore runs as it; the login role gets its grants after), migrates it to this
+    /// binary's schema, switches the tenant to it (closing its pools everywhere), then
+    /// drops the old database.
     pub async fn restore(&self, slug: &TenantSlug, from: &Path) -> Result<tenants::Model> {
         let tenant = self.existing(slug).await?;
         if tenant.status == TenantStatus::Provisioning {
             return Err(Error::conflict("slug", "the tenant is still being provisioned"));
         }
-        let password = unseal(&self.sealer, &tenant)?;
         let fresh = backup::restored_database_name(slug);
         let admin = self.provisioner.admin();
-        let role = &tenant.db_username;
+        let admin_url = self.provisioner.admin_url();
+        let login = &tenant.db_username;
+        let owner = ownership::owner_role(login);
+        // A tenant made before the owner role gets it here (the login role never owns).
+        for statement in ownership::owner_role_statements(&owner) {
+            admin.execute_unprepared(&statement).await?;
+        }
         admin
             .execute_unprepared(&format!(
-                r#"CREATE DATABASE "{fresh}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
+                r#"CREATE DATABASE "{fresh}" OWNER "{owner}" ENCODING 'UTF8' TEMPLATE template0"#
             ))
             .await?;
         let prepared = async {
-            admin
-                .execute_unprepared(&format!(
-                    r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{fresh}" FROM PUBLIC"#
-                ))
-                .await?;
-            backup::restore_into(&tenant, &password, &fresh, from).await
+            ownership::apply(admin_url, &fresh, login, Access::ReadWrite).await?;
+            backup::restore_into(&tenant, admin_url, &owner, &fresh, from).await?;
+            // A backup taken before a migration is brought to this binary's schema.
+            let as_owner = ownership::owner_connection(
+                admin_url,
+                &fresh,
+                &owner,
+                &format!("nusa-journal-restore:{}", tenant.slug),
+            )
+            .await?;
+            let migrated = {
+                use migration::MigratorTrait;
+                migration::Migrator::up(&as_owner, None).await
+            };
+            let _ = as_owner.close().await;
+            migrated?;
+            // Grants on the restored tables (a dump carries none of them).
+            ownership::apply(admin_url, &fresh, login, Access::ReadWrite).await
         }
         .await;
         if let Err(err) = prepared {

@@ -17,6 +17,8 @@ pub mod invalidation;
 pub mod lifecycle;
 /// Long admin operations: detached from their caller, recorded with a lease.
 pub mod operations;
+/// Who owns a tenant database (its NOLOGIN owner role) and what its login role may do.
+pub mod ownership;
 /// Creating a tenant's role, database and schema, with rollback on failure.
 pub mod provision;
 /// Registry database access: tenants, tokens, events.

@@ -2,10 +2,11 @@
 //!
 //! A state machine over [`ProvisionStep`] (DESIGN.md): insert the registry row as
 //! PROVISIONING (the unique slug makes concurrent creates race safely), create the role
-//! with a fresh random password, create the database owned by it (copied from the
-//! template database when it is current, else empty and migrated) with CONNECT revoked
-//! from PUBLIC, seed as the tenant role, then seal the password into the row and mark
-//! it ACTIVE. On any failure, whatever this run created is dropped and the row removed,
+//! with a fresh random password and its NOLOGIN owner role, create the database owned
+//! by the owner (copied from the template database when it is current, else empty and
+//! migrated), apply the ownership and grants at once (`tenancy::ownership`: only the
+//! login role may connect), migrate and seed as the owner, apply the grants again for
+//! the new tables, then seal the password into the row and mark it ACTIVE. On any failure, whatever this run created is dropped and the row removed,
 //! so the slug can be used again; the failure is recorded in `tenant_events`. Rows left
 //! PROVISIONING by a crash are rolled back by [`Provisioner::reconcile`].
 
@@ -22,9 +23,9 @@ use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::entities::tenant::company;
 use crate::error::{Error, Result};
-use crate::tenancy::credentials::single_connection;
 use crate::tenancy::operations::Operations;
-use crate::tenancy::registry::{admin_connection_to, LongOperation, OperationKind, Outcome, Registry};
+use crate::tenancy::ownership::{self, Access};
+use crate::tenancy::registry::{LongOperation, OperationKind, Outcome, Registry};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::template;
@@ -165,6 +166,11 @@ impl Provisioner {
         &self.admin
     }
 
+    /// The admin URL, for admin connections to a tenant's own database.
+    pub fn admin_url(&self) -> &SecretString {
+        &self.placement.admin_url
+    }
+
     /// Provisions a tenant. Callers should run it detached from their request
     /// (`Lifecycle::create_tenant` does): it records a lease while it runs, and if the
     /// process dies, another instance rolls it back ([`Provisioner::roll_back_abandoned`]).
@@ -248,9 +254,10 @@ impl Provisioner {
         self.registry.insert_tenant(row, new.slug.as_str()).await
     }
 
-    /// Role, database (copied or migrated), seed. Returns the sealed password.
+    /// Roles, database (copied or migrated), seed. Returns the sealed password.
     async fn build(&self, row: &tenants::Model, new: &NewTenant, created: &mut Created) -> Result<String> {
         let role = &row.db_username;
+        let owner = ownership::owner_role(role);
         let database = &row.db_name;
         let password = SecretString::from(Alphanumeric.sample_string(&mut rand::rngs::OsRng, 40));
 
@@ -262,42 +269,51 @@ impl Provisioner {
         ))
         .await?;
         created.role = true;
-
-        self.step(ProvisionStep::CreateDatabase)?;
-        let copied = self.create_database(database, role).await?;
-        created.database = true;
-
-        self.step(ProvisionStep::RestrictDatabase)?;
-        self.admin_exec(&format!(
-            r#"REVOKE CONNECT, TEMPORARY ON DATABASE "{database}" FROM PUBLIC"#
-        ))
-        .await?;
-        if copied {
-            self.hand_over_template_objects(database, role).await?;
+        for statement in ownership::owner_role_statements(&owner) {
+            self.admin_exec(&statement).await?;
         }
 
-        let tenant_db = single_connection(row, &password, &format!("nusa-journal-provision:{}", row.slug)).await?;
+        self.step(ProvisionStep::CreateDatabase)?;
+        let copied = self.create_database(database, &owner).await?;
+        created.database = true;
+
+        // At once: nobody but the login role may connect; a copy's objects become the owner's.
+        self.step(ProvisionStep::RestrictDatabase)?;
+        let admin_url = &self.placement.admin_url;
+        ownership::apply(admin_url, database, role, Access::ReadWrite).await?;
+
+        // Migrations and seed run as the owner, never as the login role.
+        let owner_db = ownership::owner_connection(
+            admin_url,
+            database,
+            &owner,
+            &format!("nusa-journal-provision:{}", row.slug),
+        )
+        .await?;
         let seeded = async {
             self.step(ProvisionStep::Migrate)?;
             if !copied {
                 use migration::MigratorTrait;
-                migration::Migrator::up(&tenant_db, None)
+                migration::Migrator::up(&owner_db, None)
                     .await
                     .map_err(|e| Error::Internal(anyhow::anyhow!("tenant migrations: {e}")))?;
             }
             self.step(ProvisionStep::Seed)?;
-            seed_company(&tenant_db, new).await
+            seed_company(&owner_db, new).await
         }
         .await;
-        let _ = tenant_db.close().await;
+        let _ = owner_db.close().await;
         seeded?;
+        // Again, now that the tables exist: the login role's grants on them.
+        ownership::apply(admin_url, database, role, Access::ReadWrite).await?;
         self.sealer
             .seal(row.id, &password)
             .map_err(|e| Error::Internal(anyhow::anyhow!("sealing the tenant's password: {e}")))
     }
 
-    /// Creates the database, from the template when possible. Returns whether it was copied.
-    async fn create_database(&self, database: &str, role: &str) -> Result<bool> {
+    /// Creates the database owned by `owner`, from the template when possible. Returns
+    /// whether it was copied.
+    async fn create_database(&self, database: &str, owner: &str) -> Result<bool> {
         if self.placement.use_template {
             let version = migration::latest_version();
             let ready = {
@@ -308,7 +324,7 @@ impl Provisioner {
                 Ok(()) => {
                     let copy = self
                         .admin_exec(&format!(
-                            r#"CREATE DATABASE "{database}" OWNER "{role}" TEMPLATE "{}""#,
+                            r#"CREATE DATABASE "{database}" OWNER "{owner}" TEMPLATE "{}""#,
                             template::TEMPLATE_DB
                         ))
                         .await;
@@ -321,24 +337,10 @@ impl Provisioner {
             }
         }
         self.admin_exec(&format!(
-            r#"CREATE DATABASE "{database}" OWNER "{role}" ENCODING 'UTF8' TEMPLATE template0"#
+            r#"CREATE DATABASE "{database}" OWNER "{owner}" ENCODING 'UTF8' TEMPLATE template0"#
         ))
         .await?;
         Ok(false)
-    }
-
-    /// In a copied database, the template owner's objects become the tenant role's.
-    async fn hand_over_template_objects(&self, database: &str, role: &str) -> Result<()> {
-        let db = admin_connection_to(&self.placement.admin_url, database, "nusa-journal-provision").await?;
-        let owner = template::TEMPLATE_OWNER;
-        let result = db
-            .execute_unprepared(&format!(
-                r#"REASSIGN OWNED BY "{owner}" TO "{role}"; DROP OWNED BY "{owner}""#
-            ))
-            .await;
-        let _ = db.close().await;
-        result?;
-        Ok(())
     }
 
     async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
@@ -364,7 +366,8 @@ impl Provisioner {
         err
     }
 
-    /// Drops the tenant's database and/or role (purge, rollback). Logged, never raised.
+    /// Drops the tenant's database and/or roles (login and owner; purge, rollback).
+    /// Logged, never raised.
     pub async fn drop_tenant_objects(&self, row: &tenants::Model, database: bool, role: bool) -> bool {
         let mut ok = true;
         if database {
@@ -382,6 +385,10 @@ impl Provisioner {
                 .await
             {
                 tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop tenant role");
+                ok = false;
+            }
+            if let Err(e) = ownership::drop_owner_role(&self.admin, &row.db_username).await {
+                tracing::error!(tenant.slug = %row.slug, error = %e, "cannot drop tenant owner role");
                 ok = false;
             }
         }

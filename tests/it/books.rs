@@ -384,12 +384,23 @@ async fn the_database_refuses_altered_or_unbalanced_books() {
         .await;
     assert!(rescale.is_err());
 
-    // An unbalanced posted entry written by hand: every statement passes, the commit fails.
+    // An entry cannot even be inserted already posted.
+    let posted_by_hand = db
+        .execute_unprepared(
+            "INSERT INTO journal_entry (id, number, fiscal_year, sequence, date, description, status, posted_at)
+             VALUES (gen_random_uuid(), 'JE/2099/000001', 2099, 1, '2099-01-01', 'by hand', 'POSTED', now())",
+        )
+        .await;
+    assert_eq!(
+        refusal(posted_by_hand),
+        (Some(sqlstate::POSTING_BYPASSED.into()), "CONFLICT")
+    );
+
+    // An unbalanced draft posted by hand: every statement passes, the commit fails.
     let txn = db.begin().await.expect("begin");
     let id = uuid::Uuid::new_v4();
     txn.execute_unprepared(&format!(
-        "INSERT INTO journal_entry (id, number, fiscal_year, sequence, date, description, status, posted_at)
-         VALUES ('{id}', 'JE/2099/000001', 2099, 1, '2099-01-01', 'by hand', 'POSTED', now())"
+        "INSERT INTO journal_entry (id, date, description) VALUES ('{id}', '2099-01-01', 'by hand')"
     ))
     .await
     .expect("insert entry");
@@ -398,7 +409,10 @@ async fn the_database_refuses_altered_or_unbalanced_books() {
          (gen_random_uuid(), '{id}', 1, '{kas}', 100, 0), (gen_random_uuid(), '{id}', 2, '{modal}', 0, 90)"
     ))
     .await
-    .expect("insert lines: accepted until commit");
+    .expect("insert lines");
+    txn.execute_unprepared(&format!("UPDATE journal_entry SET status = 'POSTED' WHERE id = '{id}'"))
+        .await
+        .expect("post: accepted until commit");
     let commit = txn.commit().await;
     assert!(
         commit.as_ref().is_err_and(|e| e.to_string().contains("not balanced")),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use common::{error_code, run_cli, TestApp};
 use migration::MigratorTrait;
-use nusa_journal::tenancy::credentials::{single_connection, unseal};
+use nusa_journal::tenancy::ownership;
 use nusa_journal::tenancy::provision::ProvisionStep;
 use nusa_journal::tenancy::slug::TenantSlug;
 use nusa_journal::tenancy::template;
@@ -120,6 +120,10 @@ async fn a_failure_at_any_provisioning_step_leaves_nothing_behind() {
             "{step:?}: role left"
         );
         assert!(
+            !role_exists(&ownership::owner_role(&parsed.role_name("nusa_tenant_"))).await,
+            "{step:?}: owner role left"
+        );
+        assert!(
             event_kinds(&app, &slug)
                 .await
                 .contains(&"provisioning_failed".to_owned()),
@@ -211,7 +215,7 @@ async fn rows_left_provisioning_by_a_crash_are_rolled_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
+async fn tenants_are_copied_from_a_current_template_owned_by_their_owner_role() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("tmpl", "PT Cetakan").await;
     let admin = common::superuser("postgres").await;
@@ -233,11 +237,11 @@ async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
         count(
             &own,
             "SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public' AND tableowner <> $1",
-            &tenant_row.db_username
+            &ownership::owner_role(&tenant_row.db_username)
         )
         .await,
         0,
-        "every table belongs to the tenant role"
+        "every table belongs to the tenant's owner role"
     );
     let (status, body) = app.tenant(&tenant.slug, Some(&tenant.token), COMPANY, json!({})).await;
     assert_eq!(
@@ -266,8 +270,15 @@ async fn tenants_are_copied_from_a_current_template_owned_by_their_role() {
 
 async fn roll_back_last_migration(app: &TestApp, slug: &str) {
     let tenant = common::tenant_row(app, slug).await.expect("row");
-    let password = unseal(app.services.lifecycle.sealer(), &tenant).expect("unseal");
-    let db = single_connection(&tenant, &password, "test").await.expect("connect");
+    // As the owner role: the login role may change no schema.
+    let db = ownership::owner_connection(
+        &app.config.tenant_admin_url,
+        &tenant.db_name,
+        &ownership::owner_role(&tenant.db_username),
+        "test",
+    )
+    .await
+    .expect("connect");
     migration::Migrator::down(&db, Some(1)).await.expect("down");
     db.close().await.ok();
     let previous: Vec<String> = migration::Migrator::migrations()
@@ -316,19 +327,17 @@ async fn migrate_tenants_carries_on_past_a_broken_tenant_and_reruns_only_it() {
         "{dry}"
     );
 
-    // Break one tenant: its role may no longer connect to its database.
+    // Break one tenant: nobody may connect to its database (migrations run over an
+    // admin connection, which a revoked CONNECT would not stop).
     let broken = slugs[7].clone();
     let broken_row = common::tenant_row(&app, &broken).await.expect("row");
     let admin = common::superuser("postgres").await;
     let (revoke, grant) = (
         format!(
-            r#"REVOKE CONNECT ON DATABASE "{}" FROM "{}""#,
-            broken_row.db_name, broken_row.db_username
+            r#"ALTER DATABASE "{}" WITH ALLOW_CONNECTIONS false"#,
+            broken_row.db_name
         ),
-        format!(
-            r#"GRANT CONNECT ON DATABASE "{}" TO "{}""#,
-            broken_row.db_name, broken_row.db_username
-        ),
+        format!(r#"ALTER DATABASE "{}" WITH ALLOW_CONNECTIONS true"#, broken_row.db_name),
     );
     admin.execute_unprepared(&revoke).await.expect("break");
 
@@ -339,7 +348,7 @@ async fn migrate_tenants_carries_on_past_a_broken_tenant_and_reruns_only_it() {
     let failed: Vec<&str> = out.lines().filter(|l| l.contains(": failed: ")).collect();
     assert_eq!(failed.len(), 1, "{out}");
     assert!(
-        failed[0].starts_with(&broken) && failed[0].contains("permission denied"),
+        failed[0].starts_with(&broken) && failed[0].contains("not currently accepting connections"),
         "{}",
         failed[0]
     );
@@ -501,9 +510,12 @@ async fn delete_is_soft_and_purge_wants_a_backup_or_force() {
     assert!(ok, "{out}{err}");
     let (_, body) = app.admin(purge, json!({ "s": tenant.slug, "f": false })).await;
     assert_eq!(body["data"]["purgeTenant"], true, "{body}");
+    let login = TenantSlug::parse(&tenant.slug).expect("slug").role_name("nusa_tenant_");
     assert!(
         !database_exists(&database).await
-            && !role_exists(&TenantSlug::parse(&tenant.slug).expect("slug").role_name("nusa_tenant_")).await
+            && !role_exists(&login).await
+            && !role_exists(&ownership::owner_role(&login)).await,
+        "database, login role and owner role are gone"
     );
     assert!(common::tenant_row(&app, &tenant.slug).await.is_none());
     let kinds = event_kinds(&app, &tenant.slug).await;

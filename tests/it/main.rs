@@ -12,6 +12,7 @@ mod budgets;
 mod embedded;
 mod foundation;
 mod frontend;
+mod guarded_books;
 mod lifecycle;
 mod operability;
 mod operations;

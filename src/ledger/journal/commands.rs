@@ -9,15 +9,13 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::numbering::{entry_number, fiscal_year, next_sequence};
 use super::rows::{insert_draft, insert_lines, NewDraft};
-use super::validation::{check_accounts, check_lock_date, check_text};
+use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting};
 use super::{idempotency, queries};
 use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
 use crate::ledger::change::Change;
-use crate::ledger::company::company as load_company;
 use crate::ledger::money::format_amount;
 use crate::ledger::posting::{BalancedLines, Line, RawLine};
 
@@ -218,7 +216,11 @@ async fn stored_lines(db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Vec<l
 }
 
 /// Posts a draft inside the caller's transaction: rules re-checked against the stored
-/// lines, lock date, then the next number of its fiscal year.
+/// lines (accounts and company share-locked until commit, so an archive or a lock-date
+/// change waits for this post, or this post for it), then the status set to POSTED.
+/// The database numbers it (trigger `journal_entry_number`: the next number of its
+/// fiscal year from the counter, after checking the lock date again under its own
+/// locks); the number comes back with the updated row.
 async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entry::Model> {
     let raw: Vec<RawLine> = stored_lines(txn, draft.id)
         .await?
@@ -232,17 +234,10 @@ async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entr
         .collect();
     let balanced = BalancedLines::new(&raw, "lines")?;
     check_accounts(txn, &balanced, "lines").await?;
-    let company = load_company(txn).await?;
+    let company = company_for_posting(txn).await?;
     check_lock_date(&company, draft.date)?;
-    let fy = fiscal_year(draft.date, u32::try_from(company.fiscal_year_start_month).unwrap_or(1));
-    let sequence = next_sequence(txn, fy).await?;
     let mut row: entry::ActiveModel = draft.into();
-    let now = Utc::now();
     row.status = Set(EntryStatus::Posted);
-    row.number = Set(Some(entry_number(fy, sequence)));
-    row.fiscal_year = Set(Some(fy));
-    row.sequence = Set(Some(sequence));
-    row.posted_at = Set(Some(now.into()));
-    row.updated_at = Set(now.into());
+    row.updated_at = Set(Utc::now().into());
     Ok(row.update(txn).await?)
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use crate::entities::tenant::{account, company};
@@ -32,11 +32,15 @@ pub(super) fn check_text(description: &str, reference: Option<&str>) -> Result<(
 }
 
 /// Every account of the lines exists, is postable and not archived; `path` names the
-/// lines in errors (`input.lines.2.accountId`).
+/// lines in errors (`input.lines.2.accountId`). The accounts are share-locked (in id
+/// order) until the transaction ends, so an archive waits for it and it for an archive
+/// in flight: what was checked here is still true at commit.
 pub(super) async fn check_accounts(db: &impl ConnectionTrait, balanced: &BalancedLines, path: &str) -> Result<()> {
     let ids: Vec<Uuid> = balanced.lines().iter().map(|l| l.account_id).collect();
     let found: HashMap<Uuid, account::Model> = account::Entity::find()
         .filter(account::Column::Id.is_in(ids.clone()))
+        .order_by_asc(account::Column::Id)
+        .lock_shared()
         .all(db)
         .await?
         .into_iter()
@@ -59,6 +63,16 @@ pub(super) async fn check_accounts(db: &impl ConnectionTrait, balanced: &Balance
         }
     }
     Ok(())
+}
+
+/// The company row, share-locked until the transaction ends: a lock-date change waits
+/// for this posting, and this posting for a change in flight (then reads its result).
+pub(super) async fn company_for_posting(db: &impl ConnectionTrait) -> Result<company::Model> {
+    company::Entity::find()
+        .lock_shared()
+        .one(db)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))
 }
 
 /// An entry is dated after the company's lock date, if there is one.
