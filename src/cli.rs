@@ -113,6 +113,9 @@ pub enum TenantCommand {
         slug: String,
         #[arg(long, value_parser = absolute_path_arg)]
         from: std::path::PathBuf,
+        /// Restore a backup of another tenant into this one (refused otherwise).
+        #[arg(long)]
+        allow_other_tenant: bool,
     },
     /// Manage a tenant's API tokens.
     Token {
@@ -300,8 +303,14 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             lifecycle.backup(&parse_slug(&slug)?, &out).await?;
             println!("backed up {slug} to {}", out.display());
         }
-        TenantCommand::Restore { slug, from } => {
-            let tenant = lifecycle.restore(&parse_slug(&slug)?, &from).await?;
+        TenantCommand::Restore {
+            slug,
+            from,
+            allow_other_tenant,
+        } => {
+            let tenant = lifecycle
+                .restore(&parse_slug(&slug)?, &from, allow_other_tenant)
+                .await?;
             println!("restored {slug} from {} into {}", from.display(), tenant.db_name);
         }
         TenantCommand::Token {

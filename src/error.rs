@@ -29,6 +29,11 @@ pub enum Error {
     /// 503 `TENANT_UNAVAILABLE`: still provisioning, or its database cannot be reached.
     #[error("{0}")]
     TenantUnavailable(String),
+    /// 503 `TENANT_READ_ONLY` (with `Retry-After`): the tenant's writes are paused (a
+    /// restore runs) and the request holds a mutation; also a write its database refused
+    /// for want of the right (SQLSTATE 42501: the pause, enforced in the database).
+    #[error("{0}")]
+    TenantReadOnly(String),
     /// 400/413 `BAD_REQUEST`: the HTTP request itself is unusable.
     #[error("{message}")]
     BadRequest { status: StatusCode, message: String },
@@ -93,6 +98,7 @@ impl Error {
             Error::Unauthenticated(_) => "UNAUTHENTICATED",
             Error::TenantSuspended => "TENANT_SUSPENDED",
             Error::TenantUnavailable(_) => "TENANT_UNAVAILABLE",
+            Error::TenantReadOnly(_) => "TENANT_READ_ONLY",
             Error::BadRequest { .. } => "BAD_REQUEST",
             Error::BadUserInput { .. } => "BAD_USER_INPUT",
             Error::NotFound(_) => "NOT_FOUND",
@@ -113,7 +119,7 @@ impl Error {
             Error::TenantNotFound | Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::TenantSuspended | Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::TenantUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TenantUnavailable(_) | Error::TenantReadOnly(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest { status, .. } => *status,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -132,6 +138,14 @@ impl Error {
                 format!("internal error (id {error_id})")
             }
             other => other.to_string(),
+        }
+    }
+
+    /// Seconds a client should wait before trying again, for errors that pass.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::TenantReadOnly(_) => Some(5),
+            _ => None,
         }
     }
 
@@ -201,6 +215,7 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `NJ005` ([`migration::sqlstate::PERIOD_LOCKED`]) | posting on or before the lock date | `PERIOD_LOCKED` |
 /// | `NJ006` ([`migration::sqlstate::ACCOUNT_NOT_POSTABLE`]) | posting to a header or archived account | `BAD_USER_INPUT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
+/// | `42501` insufficient_privilege | a tenant's login role writing while its writes are withdrawn (a restore); the service's roles lack no other right | `TENANT_READ_ONLY` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
     use migration::sqlstate::{
@@ -231,6 +246,9 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
             field: None,
             message: "a value that must be unique is taken".into(),
         },
+        "42501" => Error::TenantReadOnly(
+            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
+        ),
         "57P01" | "57P02" | "57P03" => Error::TenantUnavailable("the tenant database is unavailable".into()),
         connection if connection.starts_with("08") => {
             Error::TenantUnavailable("the tenant database is unavailable".into())
@@ -247,7 +265,13 @@ pub fn graphql_error_body(message: &str, code: &str) -> serde_json::Value {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = graphql_error_body(&self.client_message(), self.code());
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -7,6 +7,7 @@ mod m20261126_000002_create_ledger;
 mod m20261129_000001_ledger_sqlstates;
 mod m20261129_000002_chart_without_loops;
 mod m20261130_000001_guarded_posting;
+mod m20261130_000002_tenant_identity;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_ledger_sqlstates::Migration),
             Box::new(m20261129_000002_chart_without_loops::Migration),
             Box::new(m20261130_000001_guarded_posting::Migration),
+            Box::new(m20261130_000002_tenant_identity::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod m20261126_000001_create_registry;
 mod m20261126_000002_tenant_operations;
 mod m20261129_000001_event_kinds;
 mod m20261129_000002_long_operations;
+mod m20261129_000003_writes_paused;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_tenant_operations::Migration),
             Box::new(m20261129_000001_event_kinds::Migration),
             Box::new(m20261129_000002_long_operations::Migration),
+            Box::new(m20261129_000003_writes_paused::Migration),
         ]
     }
 

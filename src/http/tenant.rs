@@ -431,6 +431,12 @@ async fn serve(
             statements: None,
         };
     }
+    if tenant.tenant.writes_paused && prepared.selects_mutation() {
+        let paused = Error::TenantReadOnly(
+            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
+        );
+        return Outcome::failed(label, operation, paused, media);
+    }
     let all_refused = prepared.all_refused();
     let executed = match execute(state, tenant, prepared).await {
         Ok(executed) => executed,

@@ -206,6 +206,46 @@ pub async fn restore_into(
     run(command, "pg_restore").await
 }
 
+/// What `pg_restore --list` tells of a backup file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupListing {
+    /// The database it was taken from (`dbname:` in the archive's header).
+    pub database: Option<String>,
+}
+
+/// Checks that `from` is a backup `pg_restore` can read (its table of contents lists),
+/// and returns what its header says. Nothing connects anywhere: no credential is given.
+pub async fn verify(from: &Path) -> Result<BackupListing> {
+    let binaries = PgBinaries::locate_client().map_err(Error::Internal)?;
+    let output = Command::new(binaries.tool("pg_restore"))
+        .env_clear()
+        .env("LC_ALL", "C")
+        .arg("--list")
+        .arg(from)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("cannot run pg_restore --list: {e}")))?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::bad_input(
+            "from",
+            format!("{} is not a readable backup: {}", from.display(), stderr.trim()),
+        ));
+    }
+    Ok(parse_listing(&String::from_utf8_lossy(&output.stdout)))
+}
+
+fn parse_listing(listing: &str) -> BackupListing {
+    let database = listing
+        .lines()
+        .take_while(|line| line.starts_with(';'))
+        .find_map(|line| line.trim_start_matches(';').trim().strip_prefix("dbname:"))
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    BackupListing { database }
+}
+
 /// A fresh database name for a restore: `nusa_journal_<slug>__r<random>`, within 63
 /// bytes. The double underscore keeps it apart from every tenant's own name (slugs have
 /// no `--`).
@@ -219,6 +259,13 @@ pub fn restored_database_name(slug: &TenantSlug) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listing_header_names_the_database() {
+        let listing = ";\n; Archive created at 2026-11-29 15:00:00 UTC\n;     dbname: nusa_journal_pt_a\n;     TOC Entries: 40\n;\n215; 1259 16390 TABLE public account nusa\n";
+        assert_eq!(parse_listing(listing).database.as_deref(), Some("nusa_journal_pt_a"));
+        assert_eq!(parse_listing("215; 1259 TABLE public x\n").database, None);
+    }
 
     #[test]
     fn restored_names_fit_and_differ() {

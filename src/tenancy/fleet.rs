@@ -191,7 +191,12 @@ async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_
             &application_name,
         )
         .await?;
-        let migrated = migration::Migrator::up(&owner, None).await;
+        let migrated = async {
+            migration::Migrator::up(&owner, None).await?;
+            // A database made before identities were recorded learns whose it is.
+            crate::tenancy::identity::record(&owner, tenant.id, &tenant.slug).await
+        }
+        .await;
         let _ = owner.close().await;
         migrated?;
         ownership::apply_on(&admin, &tenant.db_name, login, Access::ReadWrite).await?;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use secrecy::SecretString;
 
 use crate::entities::registry::api_tokens;
@@ -13,11 +13,15 @@ use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result};
 use crate::tenancy::backup;
 use crate::tenancy::credentials::unseal;
+use crate::tenancy::identity;
 use crate::tenancy::invalidation::Invalidation;
 use crate::tenancy::operations::Operations;
+use crate::tenancy::operations::RunningOperation;
 use crate::tenancy::ownership::{self, Access};
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
-use crate::tenancy::registry::{OperationKind, Outcome, Registry, RegistryChange, StatusChange};
+use crate::tenancy::registry::{
+    admin_connection_to, LongOperation, OperationKind, Outcome, Registry, RegistryChange, StatusChange,
+};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
@@ -271,10 +275,10 @@ impl Lifecycle {
                 "only a deleted tenant can be purged (delete it first)",
             ));
         }
-        if !force && !self.registry.backed_up_since_delete(tenant.id).await? {
+        if !force && !self.verified_backup_since_delete(tenant.id).await? {
             return Err(Error::conflict(
                 "force",
-                "no backup taken after the delete: run `tenant backup` first, or purge with force",
+                "no readable backup taken after the delete: run `tenant backup` first, or purge with force",
             ));
         }
         if !self.provisioner.drop_tenant_objects(&tenant, true, true).await {
@@ -306,6 +310,8 @@ impl Lifecycle {
             .ok_or_else(|| Error::NotFound(format!("no tenant '{slug}'")))?;
         let password = unseal(&self.sealer, &tenant)?;
         backup::dump(&tenant, &password, out).await?;
+        // Recorded (and so accepted by `purge`) only once pg_restore can read it.
+        backup::verify(out).await?;
         self.registry
             .record_event(
                 Some(tenant.id),
@@ -317,16 +323,141 @@ impl Lifecycle {
         Ok(())
     }
 
-    /// Restores a backup into a fresh database owned by the tenant's owner role (the
-    /// restore runs as it; the login role gets its grants after), migrates it to this
-    /// binary's schema, switches the tenant to it (closing its pools everywhere), then
-    /// drops the old database.
-    pub async fn restore(&self, slug: &TenantSlug, from: &Path) -> Result<tenants::Model> {
+    /// Whether a backup taken since the tenant's delete can still be read.
+    async fn verified_backup_since_delete(&self, tenant_id: uuid::Uuid) -> Result<bool> {
+        for file in self.registry.backups_since_delete(tenant_id).await? {
+            if backup::verify(Path::new(&file)).await.is_ok() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Restores a backup of this tenant (refused for another tenant's, unless
+    /// `allow_other_tenant`): writes pause (`TENANT_READ_ONLY`, in the registry and in
+    /// the database itself), the backup goes into a fresh database owned by the tenant's
+    /// owner role, which is migrated and verified, the tenant switches to it (pools
+    /// closed everywhere) and writes resume; only then is the old database dropped. Any
+    /// failure, or the death of the process (the operation's lease), puts everything
+    /// back as it was.
+    pub async fn restore(&self, slug: &TenantSlug, from: &Path, allow_other_tenant: bool) -> Result<tenants::Model> {
         let tenant = self.existing(slug).await?;
         if tenant.status == TenantStatus::Provisioning {
             return Err(Error::conflict("slug", "the tenant is still being provisioned"));
         }
+        let listing = backup::verify(from).await?;
         let fresh = backup::restored_database_name(slug);
+        let operation = self
+            .operations
+            .begin(
+                OperationKind::Restore,
+                tenant.id,
+                slug.as_str(),
+                "pause-writes",
+                Some(&fresh),
+            )
+            .await?;
+        let (this, from) = (self.clone(), from.to_owned());
+        self.operations
+            .detach(async move {
+                let restore = Restore {
+                    tenant,
+                    listing,
+                    fresh,
+                    from,
+                    allow_other_tenant,
+                };
+                this.run_restore(restore, operation).await
+            })
+            .await
+    }
+
+    async fn run_restore(&self, restore: Restore, operation: RunningOperation) -> Result<tenants::Model> {
+        let Restore { tenant, fresh, .. } = &restore;
+        let switched = async {
+            self.pause_writes(tenant).await?;
+            operation.step("restore").await;
+            crate::tenancy::operations::stall_if_asked("NUSA_TEST_STALL_RESTORE").await;
+            let version = self.restore_into_fresh(&restore).await?;
+            operation.step("switch").await;
+            self.registry
+                .switch_database(tenant.clone(), fresh.clone(), version)
+                .await
+        }
+        .await;
+        let switched = match switched {
+            Ok(switched) => switched,
+            Err(err) => {
+                tracing::warn!(tenant.slug = %tenant.slug, error = %err, "restore failed; rolling back");
+                self.undo_restore(tenant, fresh).await;
+                operation.finish(Outcome::RolledBack).await;
+                return Err(err);
+            }
+        };
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: tenant.slug.clone(),
+            })
+            .await;
+        self.registry
+            .record_event(
+                Some(switched.id),
+                &switched.slug,
+                EventKind::Restored,
+                Some(format!("from {} into {fresh}", restore.from.display())),
+            )
+            .await;
+        let old = &tenant.db_name;
+        if let Err(err) = self
+            .provisioner
+            .admin()
+            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
+            .await
+        {
+            tracing::warn!(tenant.slug = %tenant.slug, error = %err, database = %old, "restored, but the old database could not be dropped");
+        }
+        operation.finish(Outcome::Done).await;
+        Ok(switched)
+    }
+
+    /// Writes pause: first in the database itself, so that no instance can commit there
+    /// any more, whether or not it has heard of the pause (the tables are locked first,
+    /// so writes in flight end before the right is withdrawn; reads go on), then in the
+    /// registry, so that every instance answers mutations `TENANT_READ_ONLY` at once.
+    async fn pause_writes(&self, tenant: &tenants::Model) -> Result<()> {
+        let db = admin_connection_to(self.provisioner.admin_url(), &tenant.db_name, "nusa-journal-restore").await?;
+        let withdrawn = async {
+            let txn = db.begin().await?;
+            txn.execute_unprepared("SET LOCAL lock_timeout = '30s'").await?;
+            txn.execute_unprepared("LOCK TABLE account, company, journal_entry, journal_line IN EXCLUSIVE MODE")
+                .await?;
+            ownership::set_writable(&txn, &tenant.db_username, Access::ReadOnly).await?;
+            txn.commit().await?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        let _ = db.close().await;
+        withdrawn?;
+        self.registry.set_writes_paused(tenant.id, true).await?;
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: tenant.slug.clone(),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// The backup in the fresh database, owned by the tenant's owner role, migrated to
+    /// this binary's schema, checked to be this tenant's (or allowed), and verified.
+    /// Returns the schema version it is at.
+    async fn restore_into_fresh(&self, restore: &Restore) -> Result<String> {
+        let Restore {
+            tenant,
+            listing,
+            fresh,
+            from,
+            allow_other_tenant,
+        } = restore;
         let admin = self.provisioner.admin();
         let admin_url = self.provisioner.admin_url();
         let login = &tenant.db_username;
@@ -340,61 +471,145 @@ impl Lifecycle {
                 r#"CREATE DATABASE "{fresh}" OWNER "{owner}" ENCODING 'UTF8' TEMPLATE template0"#
             ))
             .await?;
-        let prepared = async {
-            ownership::apply(admin_url, &fresh, login, Access::ReadWrite).await?;
-            backup::restore_into(&tenant, admin_url, &owner, &fresh, from).await?;
+        ownership::apply(admin_url, fresh, login, Access::ReadWrite).await?;
+        backup::restore_into(tenant, admin_url, &owner, fresh, from).await?;
+        let as_owner = ownership::owner_connection(
+            admin_url,
+            fresh,
+            &owner,
+            &format!("nusa-journal-restore:{}", tenant.slug),
+        )
+        .await?;
+        let checked = async {
             // A backup taken before a migration is brought to this binary's schema.
-            let as_owner = ownership::owner_connection(
-                admin_url,
-                &fresh,
-                &owner,
-                &format!("nusa-journal-restore:{}", tenant.slug),
-            )
-            .await?;
-            let migrated = {
+            {
                 use migration::MigratorTrait;
-                migration::Migrator::up(&as_owner, None).await
-            };
-            let _ = as_owner.close().await;
-            migrated?;
-            // Grants on the restored tables (a dump carries none of them).
-            ownership::apply(admin_url, &fresh, login, Access::ReadWrite).await
+                migration::Migrator::up(&as_owner, None).await?;
+            }
+            check_backup_belongs(tenant, listing, identity::read(&as_owner).await?, *allow_other_tenant)?;
+            identity::overwrite(&as_owner, tenant.id, &tenant.slug).await?;
+            verify_restored(&as_owner).await
         }
         .await;
-        if let Err(err) = prepared {
-            let _ = admin
-                .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)"#))
-                .await;
-            return Err(err);
-        }
-        let old = tenant.db_name.clone();
-        let switched = self.registry.switch_database(tenant, fresh.clone()).await?;
-        self.invalidation
-            .publish(RegistryChange::Tenant {
-                slug: slug.as_str().to_owned(),
-            })
-            .await;
-        self.registry
-            .record_event(
-                Some(switched.id),
-                slug.as_str(),
-                EventKind::Restored,
-                Some(format!("from {} into {fresh}", from.display())),
-            )
-            .await;
+        let _ = as_owner.close().await;
+        let version = checked?;
+        // Grants on the restored tables (a dump carries none of them).
+        ownership::apply(admin_url, fresh, login, Access::ReadWrite).await?;
+        Ok(version)
+    }
+
+    /// Puts a failed or abandoned restore back: the fresh database goes, writes resume
+    /// on the old one. Logged, never raised (it runs on the way out of a failure).
+    async fn undo_restore(&self, tenant: &tenants::Model, fresh: &str) {
+        let admin = self.provisioner.admin();
         if let Err(err) = admin
-            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
+            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)"#))
             .await
         {
-            tracing::warn!(tenant.slug = %slug, error = %err, database = %old, "restored, but the old database could not be dropped");
+            tracing::error!(tenant.slug = %tenant.slug, error = %err, database = %fresh, "cannot drop the database of a failed restore");
         }
-        Ok(switched)
+        let resumed = async {
+            let db = admin_connection_to(self.provisioner.admin_url(), &tenant.db_name, "nusa-journal-restore").await?;
+            let granted = ownership::set_writable(&db, &tenant.db_username, Access::ReadWrite).await;
+            let _ = db.close().await;
+            granted?;
+            self.registry.set_writes_paused(tenant.id, false).await
+        }
+        .await;
+        if let Err(err) = resumed {
+            tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot resume writes after a failed restore");
+        }
+        self.invalidation
+            .publish(RegistryChange::Tenant {
+                slug: tenant.slug.clone(),
+            })
+            .await;
     }
 
     /// Rolls back a restore whose process died: if the tenant was not switched yet, the
-    /// fresh database goes and writes resume on the old one.
-    async fn roll_back_restore(&self, operation: &crate::tenancy::registry::LongOperation) -> Result<Outcome> {
-        let _ = operation;
-        Ok(Outcome::RolledBack)
+    /// fresh database goes and writes resume on the old one; if it was, it is done.
+    async fn roll_back_restore(&self, operation: &LongOperation) -> Result<Outcome> {
+        let Some(tenant) = self.registry.tenant_by_id(operation.tenant_id).await? else {
+            return Ok(Outcome::RolledBack);
+        };
+        match operation.new_database.as_deref() {
+            Some(fresh) if fresh == tenant.db_name => Ok(Outcome::Done),
+            Some(fresh) => {
+                tracing::warn!(tenant.slug = %tenant.slug, step = %operation.step, "rolling back a restore whose process died");
+                self.undo_restore(&tenant, fresh).await;
+                Ok(Outcome::RolledBack)
+            }
+            None => Ok(Outcome::RolledBack),
+        }
     }
+}
+
+/// What one restore works with.
+struct Restore {
+    tenant: tenants::Model,
+    listing: backup::BackupListing,
+    fresh: String,
+    from: std::path::PathBuf,
+    allow_other_tenant: bool,
+}
+
+/// A backup belongs to the tenant when its database says so, or (backups from before
+/// databases said) when it was dumped from this tenant's database (or a restored copy of
+/// it, `<name>__r<random>`). Otherwise it is refused unless the operator allows it.
+fn check_backup_belongs(
+    tenant: &tenants::Model,
+    listing: &backup::BackupListing,
+    recorded: Option<(uuid::Uuid, String)>,
+    allow_other_tenant: bool,
+) -> Result<()> {
+    let own_database = TenantSlug::parse(&tenant.slug)
+        .map(|slug| slug.database_name())
+        .map_err(Error::InvalidTenantSlug)?;
+    let (belongs, whose) = match recorded {
+        Some((id, slug)) => (id == tenant.id, format!("tenant '{slug}'")),
+        None => match listing.database.as_deref() {
+            Some(dumped) => (
+                dumped.split("__r").next() == Some(own_database.as_str()),
+                format!("database {dumped}"),
+            ),
+            None => (false, "an unknown database".to_owned()),
+        },
+    };
+    if belongs || allow_other_tenant {
+        return Ok(());
+    }
+    Err(Error::bad_input(
+        "from",
+        format!(
+            "this backup is of {whose}, not of '{}'; restore it there, or pass --allow-other-tenant",
+            tenant.slug
+        ),
+    ))
+}
+
+/// The restored books are whole: one company, balanced posted lines. Returns the schema
+/// version the database is at.
+async fn verify_restored(db: &impl ConnectionTrait) -> Result<String> {
+    use sea_orm::{DbBackend, Statement};
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            r#"SELECT (SELECT count(*) FROM company) AS companies,
+                      (SELECT coalesce(sum(l.debit), 0) = coalesce(sum(l.credit), 0)
+                         FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                        WHERE e.status <> 'DRAFT') AS balanced,
+                      (SELECT max(version) FROM seaql_migrations) AS version"#,
+        ))
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("verifying a restore returned no row")))?;
+    let companies: i64 = row.try_get("", "companies")?;
+    let balanced: bool = row.try_get("", "balanced")?;
+    let version: Option<String> = row.try_get("", "version")?;
+    if companies != 1 || !balanced {
+        return Err(Error::bad_input(
+            "from",
+            format!("the restored books do not verify ({companies} companies, balanced: {balanced})"),
+        ));
+    }
+    version.ok_or_else(|| Error::Internal(anyhow::anyhow!("the restored database has no migrations table")))
 }

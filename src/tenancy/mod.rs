@@ -11,6 +11,8 @@ pub mod credentials;
 pub mod directory;
 /// `migrate tenants`: pending tenant migrations across the fleet.
 pub mod fleet;
+/// Which tenant a tenant database belongs to.
+pub mod identity;
 /// Change notifications between instances (LISTEN/NOTIFY) and local invalidation.
 pub mod invalidation;
 /// Suspend, activate, tokens: lifecycle changes shared by the admin API and the CLI.

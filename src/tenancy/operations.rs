@@ -21,6 +21,18 @@ use crate::tenancy::registry::{LongOperation, OperationKind, Outcome, Registry};
 /// How long an operation's record stays ours without a heartbeat (`OPERATION_LEASE_MS`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
+/// Test hook, in debug builds only: when the variable `var` is `1`, the operation waits
+/// here for ever, so that a test can kill the process at that point and watch another
+/// instance roll it back. `NUSA_TEST_STALL_PROVISIONING` stalls provisioning before
+/// activation, `NUSA_TEST_STALL_RESTORE` a restore once writes are paused. Release
+/// builds ignore both.
+pub async fn stall_if_asked(var: &str) {
+    if cfg!(debug_assertions) && std::env::var_os(var).is_some_and(|v| v == "1") {
+        tracing::warn!(var, "test hook: stalling a long operation");
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Runs and records long operations. Cheap to clone.
 #[derive(Clone)]
 pub struct Operations {

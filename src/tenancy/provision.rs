@@ -192,7 +192,7 @@ impl Provisioner {
         let built = async {
             let sealed = self.build(&row, &new, &mut created).await?;
             operation.step("activate").await;
-            stall_if_asked().await;
+            crate::tenancy::operations::stall_if_asked("NUSA_TEST_STALL_PROVISIONING").await;
             self.step(ProvisionStep::Activate)?;
             self.activate(&row, sealed).await
         }
@@ -248,6 +248,7 @@ impl Provisioner {
             schema_version: Set(None),
             last_migration_result: Set(None),
             last_migrated_at: Set(None),
+            writes_paused: Set(false),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         };
@@ -299,7 +300,8 @@ impl Provisioner {
                     .map_err(|e| Error::Internal(anyhow::anyhow!("tenant migrations: {e}")))?;
             }
             self.step(ProvisionStep::Seed)?;
-            seed_company(&owner_db, new).await
+            seed_company(&owner_db, new).await?;
+            crate::tenancy::identity::record(&owner_db, row.id, &row.slug).await
         }
         .await;
         let _ = owner_db.close().await;
@@ -425,16 +427,6 @@ impl Provisioner {
     async fn admin_exec(&self, sql: &str) -> Result<()> {
         self.admin.execute_unprepared(sql).await?;
         Ok(())
-    }
-}
-
-/// Test hook, in debug builds only: with `NUSA_TEST_STALL_PROVISIONING=1` provisioning
-/// waits forever once the database is built, before activation, so that a test can kill
-/// the process there and watch another instance roll it back.
-async fn stall_if_asked() {
-    if cfg!(debug_assertions) && std::env::var_os("NUSA_TEST_STALL_PROVISIONING").is_some_and(|v| v == "1") {
-        tracing::warn!("NUSA_TEST_STALL_PROVISIONING: stalling before activation");
-        std::future::pending::<()>().await;
     }
 }
 

@@ -16,5 +16,6 @@ mod guarded_books;
 mod lifecycle;
 mod operability;
 mod operations;
+mod restores;
 mod schema;
 mod tenancy;

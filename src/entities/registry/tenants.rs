@@ -35,6 +35,8 @@ pub struct Model {
     /// `ok` or `failed: <reason>` of the last migration run on this tenant.
     pub last_migration_result: Option<String>,
     pub last_migrated_at: Option<DateTimeWithTimeZone>,
+    /// Writes paused (a restore runs): mutations get `TENANT_READ_ONLY`, reads go on.
+    pub writes_paused: bool,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

@@ -163,14 +163,20 @@ impl Registry {
     }
 
     /// Whether the newest of the tenant's `deleted` / `backed_up` events is a backup.
-    pub async fn backed_up_since_delete(&self, tenant_id: Uuid) -> Result<bool> {
-        let newest = tenant_events::Entity::find()
+    /// The files of the backups taken since the tenant's latest delete, newest first.
+    pub async fn backups_since_delete(&self, tenant_id: Uuid) -> Result<Vec<String>> {
+        let events = tenant_events::Entity::find()
             .filter(tenant_events::Column::TenantId.eq(tenant_id))
             .filter(tenant_events::Column::Kind.is_in([EventKind::Deleted, EventKind::BackedUp]))
             .order_by_desc(tenant_events::Column::Id)
-            .one(&self.db)
+            .limit(100)
+            .all(&self.db)
             .await?;
-        Ok(newest.is_some_and(|e| e.kind == EventKind::BackedUp))
+        Ok(events
+            .into_iter()
+            .take_while(|e| e.kind == EventKind::BackedUp)
+            .filter_map(|e| e.detail)
+            .collect())
     }
 
     pub async fn tenant_by_id(&self, id: Uuid) -> Result<Option<tenants::Model>> {

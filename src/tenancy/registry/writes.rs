@@ -154,12 +154,32 @@ impl Registry {
         Ok(())
     }
 
-    /// Points the tenant at another database of its server (restore).
-    pub async fn switch_database(&self, tenant: tenants::Model, db_name: String) -> Result<tenants::Model> {
+    /// Points the tenant at another database of its server, at `schema_version` (read
+    /// from that database), and lifts a pause of its writes (restore).
+    pub async fn switch_database(
+        &self,
+        tenant: tenants::Model,
+        db_name: String,
+        schema_version: String,
+    ) -> Result<tenants::Model> {
         let mut row: tenants::ActiveModel = tenant.into();
         row.db_name = Set(db_name);
+        row.schema_version = Set(Some(schema_version));
+        row.writes_paused = Set(false);
         row.updated_at = Set(Utc::now().into());
         Ok(row.update(&self.db).await?)
+    }
+
+    /// Pauses or resumes a tenant's writes (its mutations get `TENANT_READ_ONLY`).
+    pub async fn set_writes_paused(&self, tenant_id: Uuid, paused: bool) -> Result<()> {
+        let row = tenants::ActiveModel {
+            id: Set(tenant_id),
+            writes_paused: Set(paused),
+            updated_at: Set(Utc::now().into()),
+            ..Default::default()
+        };
+        row.update(&self.db).await?;
+        Ok(())
     }
 
     /// Tenant rows of the embedded cluster follow it to another port.

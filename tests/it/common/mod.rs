@@ -478,6 +478,14 @@ impl ServerProcess {
     }
 }
 
+/// A `nusa-journal` command with only `envs` of the service's settings, not started
+/// (for a test that must kill it half-way).
+pub fn cli_command(args: &[&str], envs: &[(String, String)]) -> tokio::process::Command {
+    let mut command = binary_command(envs);
+    command.args(args).kill_on_drop(true);
+    command
+}
+
 /// Runs a `nusa-journal` command to completion; returns (success, stdout, stderr).
 pub async fn run_cli(args: &[&str], envs: &[(String, String)]) -> (bool, String, String) {
     let output = binary_command(envs)
