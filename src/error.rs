@@ -349,9 +349,9 @@ mod tests {
         assert_eq!(Error::from(refused("NJ004")).code(), "CONFLICT");
         assert_eq!(Error::from(refused("NJ005")).code(), "PERIOD_LOCKED");
         assert_eq!(Error::from(refused("NJ006")).code(), "BAD_USER_INPUT");
-        // Permission denied has no API meaning of its own: a read-only pause is told
-        // by the caller, not guessed from the code.
-        assert_eq!(Error::from(refused("42501")).code(), "INTERNAL");
+        // The service's roles lack no right they need except while a tenant's writes are
+        // withdrawn (a restore): a refused right is that pause.
+        assert_eq!(Error::from(refused("42501")).code(), "TENANT_READ_ONLY");
         assert_eq!(Error::from(refused("08006")).code(), "TENANT_UNAVAILABLE");
         assert_eq!(Error::from(refused("57P01")).code(), "TENANT_UNAVAILABLE");
         assert!(is_connection_error(&refused("08006")));
