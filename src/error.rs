@@ -50,6 +50,10 @@ pub enum Error {
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
+    /// 429 `RATE_LIMITED` with `Retry-After` (seconds): the tenant already has
+    /// `TENANT_MAX_IN_FLIGHT` requests in flight on this instance.
+    #[error("the tenant has its maximum of {limit} requests in flight; retry shortly")]
+    RateLimited { limit: usize },
     /// 504 `TIMEOUT`, a code beyond API.md's list (added, as API.md allows; in the README):
     /// the request ran past `REQUEST_TIMEOUT_MS`.
     #[error("the request took longer than {0} ms and was stopped")]
@@ -97,6 +101,7 @@ impl Error {
             Error::UnbalancedEntry(_) => "UNBALANCED_ENTRY",
             Error::PeriodLocked(_) => "PERIOD_LOCKED",
             Error::Timeout(_) => "TIMEOUT",
+            Error::RateLimited { .. } => "RATE_LIMITED",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -114,6 +119,15 @@ impl Error {
             Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// The `Retry-After` (seconds) an HTTP answer with this error carries.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { .. } => Some(RETRY_AFTER_SECONDS),
+            _ => None,
         }
     }
 
@@ -222,10 +236,20 @@ pub fn graphql_error_body(message: &str, code: &str) -> serde_json::Value {
     serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
+/// What `Retry-After` says when a tenant is momentarily saturated (its cap of requests
+/// in flight, or every connection of its pool busy): the wait is for a request to finish.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = graphql_error_body(&self.client_message(), self.code());
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
