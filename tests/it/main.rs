@@ -12,6 +12,7 @@ mod embedded;
 mod foundation;
 mod frontend;
 mod lifecycle;
+mod neighbours;
 mod operability;
 mod schema;
 mod tenancy;
