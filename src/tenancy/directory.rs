@@ -24,9 +24,9 @@ use lru::LruCache;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use crate::entities::registry::tenants::TenantStatus;
 use crate::entities::registry::{api_tokens, tenants};
 use crate::error::Result;
-use crate::entities::registry::tenants::TenantStatus;
 use crate::tenancy::registry::{Registry, RegistryKeys};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::hash_token;
