@@ -98,6 +98,9 @@ async fn app(cluster: &LocalCluster, capacity: usize, pool_max: u32) -> Applicat
     let limits = TenancyLimits {
         cache_capacity: capacity,
         pool_max_connections: pool_max,
+        // These scenarios measure throughput at a concurrency above the per-tenant cap
+        // (`benches/neighbours.rs` measures the cap).
+        max_in_flight: 4096,
         ..TenancyLimits::default()
     };
     let config = support::service_config(cluster, limits, true).await;

@@ -428,6 +428,9 @@ async fn serve() -> anyhow::Result<()> {
     if prepared.embedded.is_none() {
         println!("Nusa Journal listening on {base}");
     }
+    if let (Some(addr), Some(port)) = (prepared.config.admin_bind_addr, app.admin_port()) {
+        println!("  admin API and metrics on http://{}:{port}", addr.ip());
+    }
     app.run_until_stopped(shutdown_signal()).await?;
     drop(prepared.cluster);
     Ok(())

@@ -39,6 +39,8 @@ pub struct Settings {
     pub limits: TenancyLimits,
     /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `ADMIN_BIND_ADDR`: when set, `/admin/graphql` and `/metrics` are served only there.
+    pub admin_bind_addr: Option<SocketAddr>,
     /// `TENANT_TEMPLATE`: `on` (default) or `off`.
     pub use_template: bool,
     pub api: ApiLimits,
@@ -60,6 +62,10 @@ pub struct TenancyLimits {
     /// `OPERATION_LEASE_MS`: how long a long operation (provisioning, restore) stays its
     /// instance's without a heartbeat; after that any instance rolls it back.
     pub operation_lease: Duration,
+    /// `TENANT_MAX_IN_FLIGHT`: requests one tenant may have in flight on this instance;
+    /// beyond it 429 `RATE_LIMITED`. Default twice `TENANT_POOL_MAX_CONNECTIONS`: a
+    /// queue as long as the pool, so one tenant cannot take every worker and socket.
+    pub max_in_flight: usize,
 }
 
 impl Default for TenancyLimits {
@@ -71,6 +77,7 @@ impl Default for TenancyLimits {
             connect_timeout: Duration::from_secs(5),
             registry_cache_ttl: Duration::from_secs(5),
             operation_lease: crate::tenancy::operations::DEFAULT_LEASE,
+            max_in_flight: 10,
         }
     }
 }
@@ -111,6 +118,13 @@ pub struct ApiLimits {
     /// `CORS_ALLOWED_ORIGINS`: browser origins (exact, comma-separated, such as
     /// `https://books.example.com`) whose pages may call the API. Empty: no CORS headers.
     pub cors_allowed_origins: Vec<String>,
+    /// `HTTP_HEADER_READ_TIMEOUT_MS`: time a client has to send a request's complete
+    /// headers (HTTP/1.1), from the connection's start or the end of the previous
+    /// response; a slow-header ("slowloris") connection is closed after it.
+    pub header_read_timeout: Duration,
+    /// `HTTP_IDLE_TIMEOUT_MS`: a connection with no request in flight and no bytes
+    /// moving for this long is closed (a kept-alive connection between requests).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ApiLimits {
@@ -130,6 +144,8 @@ impl Default for ApiLimits {
             shutdown_grace: Duration::from_secs(30),
             metrics_tenant_labels: 100,
             cors_allowed_origins: Vec::new(),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -160,6 +176,12 @@ impl ApiLimits {
                 .transpose()
                 .context("CORS_ALLOWED_ORIGINS")?
                 .unwrap_or(d.cors_allowed_origins),
+            header_read_timeout: parse_var("HTTP_HEADER_READ_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.header_read_timeout),
+            idle_timeout: parse_var("HTTP_IDLE_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.idle_timeout),
         })
     }
 }
@@ -196,6 +218,8 @@ pub struct ServiceConfig {
     pub admin_token: SecretString,
     pub limits: TenancyLimits,
     pub bind_addr: SocketAddr,
+    /// A second listener for `/admin/graphql` and `/metrics` (then not on `bind_addr`).
+    pub admin_bind_addr: Option<SocketAddr>,
     /// Copy new tenant databases from a template database (`TENANT_TEMPLATE=off` disables).
     pub use_template: bool,
     pub api: ApiLimits,
@@ -221,9 +245,18 @@ impl Settings {
             operation_lease: parse_var("OPERATION_LEASE_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.operation_lease),
+            max_in_flight: 0,
         };
         if limits.operation_lease < Duration::from_millis(300) {
             return Err(anyhow!("OPERATION_LEASE_MS must be at least 300"));
+        }
+        let pool_max = limits.pool_max_connections;
+        let limits = TenancyLimits {
+            max_in_flight: parse_var("TENANT_MAX_IN_FLIGHT")?.unwrap_or(2 * pool_max as usize),
+            ..limits
+        };
+        if limits.max_in_flight == 0 {
+            return Err(anyhow!("TENANT_MAX_IN_FLIGHT must be at least 1"));
         }
         if limits.cache_capacity == 0 || limits.pool_max_connections == 0 {
             return Err(anyhow!(
@@ -245,6 +278,7 @@ impl Settings {
                 .context("NUSA_DATA_DIR")?,
             limits,
             bind_addr: parse_var("BIND_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            admin_bind_addr: parse_var("ADMIN_BIND_ADDR")?,
             api: ApiLimits::from_env()?,
             use_template: match var("TENANT_TEMPLATE").as_deref() {
                 None | Some("on") => true,
@@ -281,6 +315,7 @@ impl Settings {
             admin_token,
             limits: self.limits.clone(),
             bind_addr: self.bind_addr,
+            admin_bind_addr: self.admin_bind_addr,
             use_template: self.use_template,
             api: self.api.clone(),
         })

@@ -55,6 +55,10 @@ pub enum Error {
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
+    /// 429 `RATE_LIMITED` with `Retry-After` (seconds): the tenant already has
+    /// `TENANT_MAX_IN_FLIGHT` requests in flight on this instance.
+    #[error("the tenant has its maximum of {limit} requests in flight; retry shortly")]
+    RateLimited { limit: usize },
     /// 504 `TIMEOUT`, a code beyond API.md's list (added, as API.md allows; in the README):
     /// the request ran past `REQUEST_TIMEOUT_MS`.
     #[error("the request took longer than {0} ms and was stopped")]
@@ -108,6 +112,7 @@ impl Error {
             Error::PeriodLocked(_) => "PERIOD_LOCKED",
             Error::Timeout(_) => "TIMEOUT",
             Error::ResultTooLarge(_) => "RESULT_TOO_LARGE",
+            Error::RateLimited { .. } => "RATE_LIMITED",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -126,6 +131,7 @@ impl Error {
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::ResultTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -141,9 +147,11 @@ impl Error {
         }
     }
 
-    /// Seconds a client should wait before trying again, for errors that pass.
-    pub fn retry_after(&self) -> Option<u32> {
+    /// The `Retry-After` (seconds) an HTTP answer with this error carries: errors that
+    /// pass (a full in-flight cap, a restore's pause).
+    pub fn retry_after(&self) -> Option<u64> {
         match self {
+            Error::RateLimited { .. } => Some(RETRY_AFTER_SECONDS),
             Error::TenantReadOnly(_) => Some(5),
             _ => None,
         }
@@ -262,6 +270,10 @@ pub fn graphql_error_body(message: &str, code: &str) -> serde_json::Value {
     serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
+/// What `Retry-After` says when a tenant is momentarily saturated (its cap of requests
+/// in flight, or every connection of its pool busy): the wait is for a request to finish.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let body = graphql_error_body(&self.client_message(), self.code());
@@ -269,7 +281,7 @@ impl IntoResponse for Error {
         if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }

@@ -96,6 +96,11 @@ impl Metrics {
             "Tenant pools evicted to stay within capacity",
             stats.evictions.clone(),
         );
+        registry.register(
+            "tenant_pool_busy",
+            "Requests that found every connection of their tenant's pool busy (the pool is kept)",
+            stats.pool_busy.clone(),
+        );
         let open_pools = Gauge::default();
         let open_connections = Gauge::default();
         registry.register("tenant_pools_open", "Tenant pools currently open", open_pools.clone());
@@ -145,6 +150,11 @@ impl Metrics {
             labelled: Mutex::new(HashSet::new()),
             tenant_label_limit,
         }
+    }
+
+    /// Registers a counter kept elsewhere (a shared handle: the owner counts, we expose).
+    pub fn register_counter(&mut self, name: &str, help: &str, counter: Counter) {
+        self.registry.register(name, help, counter);
     }
 
     /// The tenant's label: its slug while under the limit, else `other`.

@@ -10,7 +10,9 @@ use tokio::net::TcpListener;
 use crate::config::ServiceConfig;
 use crate::graphql::documents::DocumentCache;
 use crate::graphql::{admin, tenant};
-use crate::http::{router, AppInner, AppState};
+use crate::http::admission::Admission;
+use crate::http::listener::{serve, ConnectionLimits};
+use crate::http::{admin_router, router, AppInner, AppState};
 use crate::metrics::Metrics;
 use crate::services::Services;
 
@@ -23,6 +25,8 @@ const STALE_PROVISIONING: Duration = Duration::from_secs(600);
 pub struct Application {
     listener: TcpListener,
     port: u16,
+    /// `ADMIN_BIND_ADDR`'s listener, serving `/admin/graphql` and `/metrics`.
+    admin_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -41,28 +45,62 @@ impl Application {
             .data(services.clone())
             .finish();
         let documents = Arc::new(DocumentCache::new(config.api.document_cache_entries));
+        let admission = Admission::new(config.limits.max_in_flight);
+        let mut metrics = Metrics::new(
+            services.connections.clone(),
+            &documents,
+            config.api.metrics_tenant_labels,
+        );
+        metrics.register_counter(
+            "tenant_requests_rate_limited",
+            "Tenant requests refused with RATE_LIMITED: the tenant had TENANT_MAX_IN_FLIGHT in flight",
+            admission.refused.clone(),
+        );
+        metrics.register_counter(
+            "registry_key_loads",
+            "Loads of the registry's slugs and token hashes into memory",
+            services.directory.key_loads.clone(),
+        );
         let state = AppState(Arc::new(AppInner {
             services: services.clone(),
-            metrics: Metrics::new(
-                services.connections.clone(),
-                &documents,
-                config.api.metrics_tenant_labels,
-            ),
+            metrics,
             tenant_schema: tenant::schema_with(&config.api),
             documents,
             limits: config.api.clone(),
             admin_schema,
             admin_token: config.admin_token.clone(),
+            admission,
         }));
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .with_context(|| format!("binding {}", config.bind_addr))?;
         let port = listener.local_addr()?.port();
-        Ok(Application { listener, port, state })
+        let admin_listener = match config.admin_bind_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding ADMIN_BIND_ADDR {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Application {
+            listener,
+            port,
+            admin_listener,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The admin listener's port, when `ADMIN_BIND_ADDR` is set.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|addr| addr.port())
     }
 
     pub fn services(&self) -> &Services {
@@ -84,8 +122,36 @@ impl Application {
             tracing::warn!("the registry listener is not in place after 10 s; serving anyway");
         }
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+        let limits = ConnectionLimits {
+            header_read_timeout: self.state.limits.header_read_timeout,
+            idle_timeout: self.state.limits.idle_timeout,
+        };
+        // One stop signal for both listeners.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut stop_rx = stop_rx.clone();
+            async move {
+                let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            }
+        };
+        let public = router(self.state.clone(), self.admin_listener.is_some());
+        let admin = self.admin_listener.map(|listener| {
+            let app = admin_router(self.state.clone());
+            serve(listener, app, limits, stopped())
+        });
+        let server = async move {
+            let public = serve(self.listener, public, limits, stopped());
+            match admin {
+                Some(admin) => {
+                    tokio::join!(public, admin);
+                }
+                None => public.await,
+            }
+            anyhow::Ok(())
+        };
+        tokio::spawn(async move {
             shutdown.await;
+            let _ = stop_tx.send(true);
             let _ = stopping_tx.send(());
         });
         // After the signal, in-flight requests get `grace` to finish; then we stop anyway.

@@ -37,6 +37,7 @@ pub async fn service_config(cluster: &LocalCluster, limits: TenancyLimits, use_t
         admin_token: SecretString::from("bench-admin-token-0123456789"),
         limits,
         bind_addr: "127.0.0.1:0".parse().expect("addr"),
+        admin_bind_addr: None,
         use_template,
         api: ApiLimits {
             metrics_tenant_labels: 0,

@@ -1,11 +1,15 @@
 //! The HTTP surface of API.md: routes, authentication, GraphQL handlers, GraphiQL and
-//! its assets, CORS, health.
+//! its assets, CORS, health; the listeners and their connection limits.
 
 mod admin;
+/// The per-tenant cap on requests in flight.
+pub mod admission;
 mod auth;
 mod body;
 mod graphiql;
 mod health;
+/// Serving a router on a listener: header read and idle timeouts, graceful stop.
+pub mod listener;
 mod negotiation;
 mod tenant;
 
@@ -13,7 +17,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use secrecy::SecretString;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -39,6 +43,8 @@ pub struct AppInner {
     pub documents: Arc<crate::graphql::documents::DocumentCache>,
     pub admin_schema: AdminSchema,
     pub admin_token: SecretString,
+    /// Requests in flight per tenant, and the cap on them.
+    pub admission: admission::Admission,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,15 +54,44 @@ impl std::ops::Deref for AppState {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    let max_body = state.limits.max_body_bytes;
+/// The routes of the public listener. With `admin_elsewhere` (`ADMIN_BIND_ADDR` set),
+/// `/admin/graphql` and `/metrics` answer 404 here: they are on [`admin_router`].
+pub fn router(state: AppState, admin_elsewhere: bool) -> Router {
     let routes = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
+        .route("/assets/graphiql/{file}", get(graphiql::asset));
+    let routes = if admin_elsewhere {
+        // Explicitly: `/admin/graphql` would otherwise match `/{tenant}/graphql`.
+        routes
+            .route("/admin/graphql", any(health::not_found))
+            .route("/metrics", any(health::not_found))
+    } else {
+        admin_routes(routes)
+    };
+    with_layers(routes, state)
+}
+
+/// The routes of the admin listener (`ADMIN_BIND_ADDR`): the admin API, its GraphiQL
+/// assets, metrics and health.
+pub fn admin_router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/assets/graphiql/{file}", get(graphiql::asset));
+    with_layers(admin_routes(routes), state)
+}
+
+fn admin_routes(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .route("/metrics", get(health::metrics))
         .route("/admin/graphql", get(admin::get).post(admin::post))
-        .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
-        .route("/assets/graphiql/{file}", get(graphiql::asset))
+}
+
+fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let max_body = state.limits.max_body_bytes;
+    let routes = routes
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body));

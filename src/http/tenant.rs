@@ -5,13 +5,19 @@
 //! - (b) [`prepare`]: each document parsed once (or taken from the cache), the type of
 //!   operation it selects, and the operations the token's scopes refuse.
 //! - (c) [`execute`]: a lease on the tenant's pool, the statement counter, the request
-//!   timeout, codes for errors no resolver coded, and 503 when the database went away.
+//!   timeout, codes for errors no resolver coded, and 503 when the database went away
+//!   (the pool is dropped) or every connection of the pool stayed busy (it is kept).
+//!
+//! Between (a) and (b) the request takes one of its tenant's places in flight
+//! (`TENANT_MAX_IN_FLIGHT`, else 429 `RATE_LIMITED`), and only then is the body read:
+//! an anonymous caller never gets a body read, nor a tenant past its cap.
 //!
 //! `POST` reads a JSON body. `GET` serves GraphiQL to a browser, or runs a query from
 //! the URL parameters (GraphQL over HTTP; never a mutation). Both end in [`answer`], the
 //! one place where a request's metrics are recorded.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,10 +25,10 @@ use std::time::Instant;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse};
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth::verify_tenant_token;
@@ -33,22 +39,24 @@ use super::body::{
 use super::negotiation::{response_media, wanted, ResponseMedia, Wanted};
 use super::{graphiql, AppState};
 use crate::entities::registry::tenants::{self, TenantStatus};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RETRY_AFTER_SECONDS};
 use crate::graphql::budget::{only_error, RequestBudget};
 use crate::graphql::tenant::{check_scope, selected_operation, TenantDb, TenantSchema};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
 
-/// `POST /{tenant}/graphql`: a JSON body, one request or a batch.
-pub async fn post(
-    State(state): State<AppState>,
-    received: Received,
-    tenant: std::result::Result<AuthorisedTenant, Refused>,
-    headers: HeaderMap,
-    body: std::result::Result<Bytes, BytesRejection>,
-) -> Response {
-    let media = response_media(&headers);
-    let read = || parse_graphql_body(body, &state.limits);
+/// `POST /{tenant}/graphql`: a JSON body, one request or a batch, read only once the
+/// slug and the token passed and the tenant has a place in flight.
+pub async fn post(State(state): State<AppState>, received: Received, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let media = response_media(&parts.headers);
+    let tenant = AuthorisedTenant::from_request_parts(&mut parts, &state).await;
+    let limits = &state.limits;
+    let read = async move {
+        // `Bytes` applies the router's `DefaultBodyLimit` (kept in the parts' extensions).
+        let body = Bytes::from_request(Request::from_parts(parts, body), &()).await;
+        parse_graphql_body(body, limits)
+    };
     answer(&state, received, tenant, read, Transport::Post, media).await
 }
 
@@ -61,7 +69,8 @@ pub async fn get(State(state): State<AppState>, received: Received, request: Req
         Wanted::Response(media) => media,
     };
     let tenant = AuthorisedTenant::from_request_parts(&mut parts, &state).await;
-    let read = || get_request(parts.uri.query());
+    let query = parts.uri.query().map(str::to_owned);
+    let read = async move { get_request(query.as_deref()) };
     no_store(answer(&state, received, tenant, read, Transport::Get, media).await)
 }
 
@@ -241,6 +250,9 @@ struct Executed {
     statements: Option<u64>,
     /// The tenant's database went away under the request (503, pool dropped).
     database_lost: bool,
+    /// Every connection of the tenant's pool stayed busy past the acquire timeout (503
+    /// with `Retry-After`; the pool is kept: the database is there, only busy).
+    pool_busy: bool,
 }
 
 /// Runs the operations that were not refused on the tenant's own database, within the
@@ -263,6 +275,7 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
             response: run(&state.tenant_schema, request, &operations, refusals, &budget).await,
             statements: None,
             database_lost: false,
+            pool_busy: false,
         });
     }
     let lease = state.services.connections.get(&tenant.tenant).await?;
@@ -285,15 +298,23 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
     } else {
         tokio::time::timeout(state.limits.request_timeout, running).await
     };
-    drop(lease);
     let timeout = || Error::Timeout(state.limits.request_timeout.as_millis());
     let mut response = executed.map_err(|_| timeout())?;
     if budget.timed_out() && !writes {
         return Err(timeout());
     }
     code_uncoded_errors(&mut response);
-    let database_lost = response_has_code(&response, "TENANT_UNAVAILABLE");
-    if database_lost {
+    let unavailable = response_has_code(&response, "TENANT_UNAVAILABLE");
+    // A connection that could not be had in time is either a busy pool (every
+    // connection in use: the database is fine) or a database that cannot be reached
+    // (the pool is not full: opening a connection failed). Only the second drops the pool.
+    let pool_busy = unavailable && lease.saturated();
+    let database_lost = unavailable && !pool_busy;
+    drop(lease);
+    if pool_busy {
+        state.services.connections.stats.pool_busy.inc();
+        tracing::warn!(tenant.slug = %tenant.tenant.slug, "every connection of the tenant's pool stayed busy");
+    } else if database_lost {
         // The pool's connections died under us: let the next request reopen the pool
         // (with backoff) instead of reusing dead connections.
         state.services.connections.invalidate(&tenant.tenant.slug);
@@ -302,6 +323,7 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
         response,
         statements: Some(statements.load(Ordering::Relaxed)),
         database_lost,
+        pool_busy,
     })
 }
 
@@ -388,7 +410,7 @@ async fn answer(
     state: &AppState,
     received: Received,
     tenant: std::result::Result<AuthorisedTenant, Refused>,
-    read: impl FnOnce() -> Result<BatchRequest>,
+    read: impl Future<Output = Result<BatchRequest>>,
     transport: Transport,
     media: ResponseMedia,
 ) -> Response {
@@ -411,12 +433,17 @@ async fn answer(
 async fn serve(
     state: &AppState,
     tenant: &AuthorisedTenant,
-    read: impl FnOnce() -> Result<BatchRequest>,
+    read: impl Future<Output = Result<BatchRequest>>,
     transport: Transport,
     media: ResponseMedia,
 ) -> Outcome {
     let label = Some(tenant.tenant.slug.clone());
-    let request = match read() {
+    // Held until the response is built (and dropped with the request if the client leaves).
+    let _admitted = match state.admission.admit(tenant.tenant.id) {
+        Ok(admitted) => admitted,
+        Err(error) => return Outcome::failed(label, "unknown", error, media),
+    };
+    let request = match read.await {
         Ok(request) => request,
         Err(error) => return Outcome::failed(label, "unknown", error, media),
     };
@@ -444,7 +471,7 @@ async fn serve(
     };
     let result = if all_refused {
         "FORBIDDEN"
-    } else if executed.database_lost {
+    } else if executed.database_lost || executed.pool_busy {
         "TENANT_UNAVAILABLE"
     } else if responses(&executed.response).iter().any(|r| !r.errors.is_empty()) {
         "error"
@@ -452,8 +479,13 @@ async fn serve(
         "ok"
     };
     let mut response = graphql_response(executed.response, media);
-    if executed.database_lost {
+    if executed.database_lost || executed.pool_busy {
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    if executed.pool_busy {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
     }
     Outcome {
         response,

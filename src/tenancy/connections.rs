@@ -40,6 +40,15 @@ pub struct TenantLease {
     _guard: OwnedRwLockReadGuard<()>,
 }
 
+impl TenantLease {
+    /// Every connection the pool may have is open and in use: a request that could not
+    /// get one in time met a busy pool, not an unreachable database.
+    pub fn saturated(&self) -> bool {
+        let pool = self.conn.get_postgres_connection_pool();
+        pool.size() >= pool.options().get_max_connections() && pool.num_idle() == 0
+    }
+}
+
 /// Where and as whom a tenant's pool connects; a change (restore, rotation) means a new pool.
 #[derive(Clone, PartialEq, Eq)]
 struct ConnectionTarget {
@@ -86,6 +95,9 @@ pub struct ConnectionStats {
     pub cache_hits: Counter,
     pub cache_misses: Counter,
     pub evictions: Counter,
+    /// Requests that found every connection of their tenant's pool busy past the
+    /// acquire timeout (the pool is kept).
+    pub pool_busy: Counter,
 }
 
 pub struct TenantConnections {
@@ -177,10 +189,16 @@ impl TenantConnections {
             .await
             .map_err(|_| unavailable("the connection limit is reached"))?
             .map_err(|_| unavailable("shutting down"))?;
-        let options = connect_options(tenant, &password, &format!("nusa-journal:{}", tenant.slug)).options([(
-            "statement_timeout",
-            self.limits.statement_timeout.as_millis().to_string(),
-        )]);
+        // No parallel workers: a tenant's query uses one backend, so a tenant's share of
+        // the server's CPU is bounded by its pool size (a report with two workers per
+        // connection would let one tenant run three times its pool in processes).
+        let options = connect_options(tenant, &password, &format!("nusa-journal:{}", tenant.slug)).options([
+            (
+                "statement_timeout",
+                self.limits.statement_timeout.as_millis().to_string(),
+            ),
+            ("max_parallel_workers_per_gather", "0".to_owned()),
+        ]);
         let connecting = PgPoolOptions::new()
             .max_connections(self.limits.pool_max_connections)
             .min_connections(0)

@@ -199,6 +199,11 @@ impl Lifecycle {
     ) -> Result<(api_tokens::Model, SecretString)> {
         let tenant = self.existing(slug).await?;
         let created = self.registry.create_token(tenant.id, name, scopes).await?;
+        // Every instance reloads its in-memory token hashes, so the new token works there
+        // at once (an unknown hash is refused without a registry query).
+        self.invalidation
+            .publish(RegistryChange::Tokens { tenant_id: tenant.id })
+            .await;
         self.registry
             .record_event(
                 Some(tenant.id),

@@ -14,6 +14,7 @@ mod foundation;
 mod frontend;
 mod guarded_books;
 mod lifecycle;
+mod neighbours;
 mod operability;
 mod operations;
 mod restores;

@@ -107,7 +107,8 @@ async fn open_connections_stay_within_capacity_times_pool_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_first_requests_to_a_cold_tenant_open_one_pool() {
-    let app = Arc::new(TestApp::spawn().await);
+    // 50 at once from one tenant: above the default cap on requests in flight.
+    let app = Arc::new(TestApp::spawn_with(|c| c.limits.max_in_flight = 64).await);
     let tenant = Arc::new(app.create_tenant("cold", "PT Dingin").await);
     let mut requests = Vec::new();
     for _ in 0..50 {

@@ -44,6 +44,15 @@ pub struct RegistryFigures {
     pub events_by_kind: Vec<(EventKind, i64)>,
 }
 
+/// What identifies a caller, for all tenants at once: the slugs of every tenant that is
+/// not DELETED and the hashes of every live (unrevoked) token. Held in memory by the
+/// directory, so an unknown slug or token is refused without asking the registry.
+#[derive(Debug, Default)]
+pub struct RegistryKeys {
+    pub slugs: Vec<(String, TenantStatus)>,
+    pub token_hashes: Vec<Vec<u8>>,
+}
+
 /// Handle on the registry database. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Registry {
@@ -125,6 +134,33 @@ impl Registry {
             .filter(tenants::Column::Slug.eq(slug.as_str()))
             .one(&self.db)
             .await?)
+    }
+
+    /// Every tenant slug (but DELETED ones) and every live token hash, read in one
+    /// read-only snapshot (one transaction, so both agree with each other).
+    pub async fn keys(&self) -> Result<RegistryKeys> {
+        use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
+        let txn = self
+            .db
+            .begin_with_config(Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly))
+            .await?;
+        let slugs: Vec<(String, TenantStatus)> = tenants::Entity::find()
+            .select_only()
+            .column(tenants::Column::Slug)
+            .column(tenants::Column::Status)
+            .filter(tenants::Column::Status.ne(TenantStatus::Deleted))
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let token_hashes: Vec<Vec<u8>> = api_tokens::Entity::find()
+            .select_only()
+            .column(api_tokens::Column::TokenHash)
+            .filter(api_tokens::Column::RevokedAt.is_null())
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(RegistryKeys { slugs, token_hashes })
     }
 
     /// Tenants ordered by slug, `first` of them after the slug `after`.

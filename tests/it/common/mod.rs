@@ -117,6 +117,8 @@ pub struct TestApp {
     pub master_key: String,
     pub base: String,
     pub port: u16,
+    /// Where `/admin/graphql` and `/metrics` are: `base`, or the `ADMIN_BIND_ADDR` listener.
+    pub admin_base: String,
     pub client: reqwest::Client,
     pub config: ServiceConfig,
     pub services: Services,
@@ -151,6 +153,7 @@ impl TestApp {
             admin_token: SecretString::from(Alphanumeric.sample_string(&mut rand::thread_rng(), 32)),
             limits: TenancyLimits::default(),
             bind_addr: "127.0.0.1:0".parse().expect("addr"),
+            admin_bind_addr: None,
             use_template: true,
             api: nusa_journal::config::ApiLimits::default(),
         };
@@ -175,11 +178,17 @@ impl TestApp {
     pub async fn spawn_config(config: ServiceConfig, master_key: String) -> TestApp {
         let app = Application::build(config.clone()).await.expect("build application");
         let port = app.port();
+        let base = format!("http://127.0.0.1:{port}");
+        let admin_base = app
+            .admin_port()
+            .map(|admin| format!("http://127.0.0.1:{admin}"))
+            .unwrap_or_else(|| base.clone());
         let services = app.services().clone();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
         TestApp {
             master_key,
-            base: format!("http://127.0.0.1:{port}"),
+            base,
+            admin_base,
             port,
             client: reqwest::Client::new(),
             config,
@@ -211,7 +220,7 @@ impl TestApp {
     pub async fn metrics(&self) -> String {
         let response = self
             .client
-            .get(format!("{}/metrics", self.base))
+            .get(format!("{}/metrics", self.admin_base))
             .send()
             .await
             .expect("metrics");
@@ -233,7 +242,7 @@ impl TestApp {
     pub async fn admin(&self, query: &str, variables: Value) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}/admin/graphql", self.base))
+            .post(format!("{}/admin/graphql", self.admin_base))
             .bearer_auth(self.admin_token())
             .json(&json!({ "query": query, "variables": variables }))
             .send()
