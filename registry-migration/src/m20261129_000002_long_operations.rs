@@ -23,6 +23,8 @@ CREATE TABLE long_operations (
     step         text NOT NULL,
     -- the database this operation creates, dropped if it is rolled back
     new_database text,
+    -- the database it replaces, dropped once it is done
+    replaces_database text,
     -- the instance holding the lease, and until when
     owner        uuid NOT NULL,
     lease_until  timestamptz NOT NULL,

@@ -41,7 +41,7 @@ use super::{graphiql, AppState};
 use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result, RETRY_AFTER_SECONDS};
 use crate::graphql::budget::{only_error, RequestBudget};
-use crate::graphql::tenant::{check_scope, selected_operation, TenantDb, TenantSchema};
+use crate::graphql::tenant::{check_answer_shape, check_scope, selected_operation, TenantDb, TenantSchema};
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
 
@@ -201,9 +201,14 @@ fn prepare(state: &AppState, mut request: BatchRequest, scopes: &[Scope]) -> Pre
         .iter_mut()
         .map(|one| state.documents.prepare(one).then(|| selected_operation(one)).flatten())
         .collect();
-    let refusals = operations
-        .iter()
-        .map(|operation| check_scope(*operation, scopes).err())
+    let refusals = request
+        .iter_mut()
+        .zip(&operations)
+        .map(|(one, operation)| {
+            check_scope(*operation, scopes)
+                .err()
+                .or_else(|| check_answer_shape(one, *operation))
+        })
         .collect();
     Prepared {
         request,
@@ -229,6 +234,16 @@ impl Prepared {
     /// Nothing may run: every operation was refused.
     fn all_refused(&self) -> bool {
         !self.refusals.is_empty() && self.refusals.iter().all(Option::is_some)
+    }
+
+    /// The code of the first refusal (the metrics' `result` when nothing ran).
+    fn refusal_code(&self) -> &'static str {
+        self.refusals
+            .iter()
+            .flatten()
+            .map(Error::code)
+            .next()
+            .unwrap_or("FORBIDDEN")
     }
 }
 
@@ -340,7 +355,9 @@ async fn run(
     let answer = |one: async_graphql::Request, operation: Option<OperationType>, refusal: Option<Error>| async move {
         match (refusal, operation) {
             (Some(refusal), _) => only_error(refusal),
-            (None, Some(OperationType::Mutation)) => schema.execute(one).await,
+            // Not counted (their answers are bounded by `answer_shape` before they run),
+            // but they yield like queries, so a long answer never holds a worker thread.
+            (None, Some(OperationType::Mutation)) => schema.execute(one.data(RequestBudget::yielding_only())).await,
             (None, _) => schema.execute(one.data(budget.clone())).await,
         }
     };
@@ -465,12 +482,18 @@ async fn serve(
         return Outcome::failed(label, operation, paused, media);
     }
     let all_refused = prepared.all_refused();
+    let refusal_code = prepared.refusal_code();
     let executed = match execute(state, tenant, prepared).await {
         Ok(executed) => executed,
         Err(error) => return Outcome::failed(label, operation, error, media),
     };
+    // A write the tenant's database refused because its writes are withdrawn (an
+    // instance that had not yet heard of a restore's pause): the pause's HTTP answer.
+    let paused = response_has_code(&executed.response, "TENANT_READ_ONLY");
     let result = if all_refused {
-        "FORBIDDEN"
+        refusal_code
+    } else if paused {
+        "TENANT_READ_ONLY"
     } else if executed.database_lost || executed.pool_busy {
         "TENANT_UNAVAILABLE"
     } else if responses(&executed.response).iter().any(|r| !r.errors.is_empty()) {
@@ -486,6 +509,13 @@ async fn serve(
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+    }
+    if paused {
+        let pause = Error::TenantReadOnly(String::new());
+        *response.status_mut() = pause.status();
+        if let Some(seconds) = pause.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        }
     }
     Outcome {
         response,

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use crate::entities::registry::tenant_events::EventKind;
 use crate::entities::registry::tenants;
 use crate::error::{Error, Result};
-use crate::tenancy::ownership::{self, Access, SCHEMA_LOCK_KEY};
+use crate::tenancy::ownership::{self, SCHEMA_LOCK_KEY};
 use crate::tenancy::registry::{admin_connection_to, MigrationRecord, Registry};
 use crate::tenancy::slug::TenantSlug;
 
@@ -180,7 +180,10 @@ async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_
             });
         }
         let login = &tenant.db_username;
-        ownership::apply_on(&admin, &tenant.db_name, login, Access::ReadWrite).await?;
+        // A restore's pause (writes withdrawn) stays as it is: migrating must not give
+        // writes back to a database the tenant is about to leave.
+        let access = ownership::current_access(&admin, login).await?;
+        ownership::apply_on(&admin, &tenant.db_name, login, access).await?;
         if pending.is_empty() {
             return Ok(Outcome::AlreadyCurrent);
         }
@@ -199,7 +202,7 @@ async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_
         .await;
         let _ = owner.close().await;
         migrated?;
-        ownership::apply_on(&admin, &tenant.db_name, login, Access::ReadWrite).await?;
+        ownership::apply_on(&admin, &tenant.db_name, login, access).await?;
         Ok::<_, Error>(Outcome::Migrated {
             from,
             to: migration::latest_version(),

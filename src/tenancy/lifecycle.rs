@@ -20,7 +20,8 @@ use crate::tenancy::operations::RunningOperation;
 use crate::tenancy::ownership::{self, Access};
 use crate::tenancy::provision::{NewTenant, ProvisionedTenant, Provisioner};
 use crate::tenancy::registry::{
-    admin_connection_to, LongOperation, OperationKind, Outcome, Registry, RegistryChange, StatusChange,
+    admin_connection_to, LongOperation, OperationDatabases, OperationKind, Outcome, Registry, RegistryChange,
+    StatusChange,
 };
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
@@ -108,9 +109,10 @@ impl Lifecycle {
                         .await;
                     closed += 1;
                 }
-                // Its lease lapses again and it is retried.
+                // Given up at once, so that the next look (of any instance) retries it.
                 Err(err) => {
-                    tracing::error!(operation = %operation.id, error = %err, "cannot roll back an abandoned operation")
+                    tracing::error!(operation = %operation.id, error = %err, "cannot roll back an abandoned operation yet");
+                    self.operations.release(&operation).await;
                 }
             }
         }
@@ -359,7 +361,10 @@ impl Lifecycle {
                 tenant.id,
                 slug.as_str(),
                 "pause-writes",
-                Some(&fresh),
+                OperationDatabases {
+                    creates: Some(&fresh),
+                    replaces: Some(&tenant.db_name),
+                },
             )
             .await?;
         let (this, from) = (self.clone(), from.to_owned());
@@ -386,7 +391,7 @@ impl Lifecycle {
             let version = self.restore_into_fresh(&restore).await?;
             operation.step("switch").await;
             self.registry
-                .switch_database(tenant.clone(), fresh.clone(), version)
+                .switch_database(tenant, fresh.clone(), version, operation.id())
                 .await
         }
         .await;
@@ -394,8 +399,13 @@ impl Lifecycle {
             Ok(switched) => switched,
             Err(err) => {
                 tracing::warn!(tenant.slug = %tenant.slug, error = %err, "restore failed; rolling back");
-                self.undo_restore(tenant, fresh).await;
-                operation.finish(Outcome::RolledBack).await;
+                match self.undo_restore(tenant, fresh).await {
+                    Ok(()) => operation.finish(Outcome::RolledBack).await,
+                    Err(undo) => {
+                        tracing::error!(tenant.slug = %tenant.slug, error = %undo, "cannot roll the restore back yet; it will be retried");
+                        operation.abandon().await;
+                    }
+                }
                 return Err(err);
             }
         };
@@ -434,6 +444,9 @@ impl Lifecycle {
         let withdrawn = async {
             let txn = db.begin().await?;
             txn.execute_unprepared("SET LOCAL lock_timeout = '30s'").await?;
+            // Not while `migrate tenants` rewrites this database's grants.
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({})", ownership::SCHEMA_LOCK_KEY))
+                .await?;
             txn.execute_unprepared("LOCK TABLE account, company, journal_entry, journal_line IN EXCLUSIVE MODE")
                 .await?;
             ownership::set_writable(&txn, &tenant.db_username, Access::ReadOnly).await?;
@@ -504,48 +517,61 @@ impl Lifecycle {
     }
 
     /// Puts a failed or abandoned restore back: the fresh database goes, writes resume
-    /// on the old one. Logged, never raised (it runs on the way out of a failure).
-    async fn undo_restore(&self, tenant: &tenants::Model, fresh: &str) {
-        let admin = self.provisioner.admin();
-        if let Err(err) = admin
+    /// on the old one. Never drops the database the registry points to (a switch that
+    /// committed although its caller saw an error). An error leaves the operation open,
+    /// to be retried.
+    async fn undo_restore(&self, tenant: &tenants::Model, fresh: &str) -> Result<()> {
+        let current = self.registry.tenant_by_id(tenant.id).await?;
+        if current.as_ref().is_some_and(|row| row.db_name == fresh) {
+            tracing::warn!(tenant.slug = %tenant.slug, "the restore's switch committed after all; nothing to roll back");
+            return Ok(());
+        }
+        self.provisioner
+            .admin()
             .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)"#))
-            .await
-        {
-            tracing::error!(tenant.slug = %tenant.slug, error = %err, database = %fresh, "cannot drop the database of a failed restore");
-        }
-        let resumed = async {
-            let db = admin_connection_to(self.provisioner.admin_url(), &tenant.db_name, "nusa-journal-restore").await?;
-            let granted = ownership::set_writable(&db, &tenant.db_username, Access::ReadWrite).await;
-            let _ = db.close().await;
-            granted?;
-            self.registry.set_writes_paused(tenant.id, false).await
-        }
-        .await;
-        if let Err(err) = resumed {
-            tracing::error!(tenant.slug = %tenant.slug, error = %err, "cannot resume writes after a failed restore");
-        }
+            .await?;
+        let Some(current) = current else {
+            return Ok(());
+        };
+        let db = admin_connection_to(self.provisioner.admin_url(), &current.db_name, "nusa-journal-restore").await?;
+        let granted = ownership::set_writable(&db, &current.db_username, Access::ReadWrite).await;
+        let _ = db.close().await;
+        granted?;
+        self.registry.set_writes_paused(current.id, false).await?;
         self.invalidation
             .publish(RegistryChange::Tenant {
-                slug: tenant.slug.clone(),
+                slug: current.slug.clone(),
             })
             .await;
+        Ok(())
     }
 
     /// Rolls back a restore whose process died: if the tenant was not switched yet, the
-    /// fresh database goes and writes resume on the old one; if it was, it is done.
+    /// fresh database goes and writes resume on the old one; if it was, the restore is
+    /// done, and the database it replaced goes.
     async fn roll_back_restore(&self, operation: &LongOperation) -> Result<Outcome> {
         let Some(tenant) = self.registry.tenant_by_id(operation.tenant_id).await? else {
             return Ok(Outcome::RolledBack);
         };
-        match operation.new_database.as_deref() {
-            Some(fresh) if fresh == tenant.db_name => Ok(Outcome::Done),
-            Some(fresh) => {
-                tracing::warn!(tenant.slug = %tenant.slug, step = %operation.step, "rolling back a restore whose process died");
-                self.undo_restore(&tenant, fresh).await;
-                Ok(Outcome::RolledBack)
+        let Some(fresh) = operation.new_database.as_deref() else {
+            return Ok(Outcome::RolledBack);
+        };
+        if fresh == tenant.db_name {
+            if let Some(old) = operation
+                .replaces_database
+                .as_deref()
+                .filter(|old| *old != tenant.db_name)
+            {
+                self.provisioner
+                    .admin()
+                    .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
+                    .await?;
             }
-            None => Ok(Outcome::RolledBack),
+            return Ok(Outcome::Done);
         }
+        tracing::warn!(tenant.slug = %tenant.slug, step = %operation.step, "rolling back a restore whose process died");
+        self.undo_restore(&tenant, fresh).await?;
+        Ok(Outcome::RolledBack)
     }
 }
 

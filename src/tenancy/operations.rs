@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
-use crate::tenancy::registry::{LongOperation, OperationKind, Outcome, Registry};
+use crate::tenancy::registry::{LongOperation, OperationDatabases, OperationKind, Outcome, Registry};
 
 /// How long an operation's record stays ours without a heartbeat (`OPERATION_LEASE_MS`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -77,11 +77,11 @@ impl Operations {
         tenant_id: Uuid,
         slug: &str,
         step: &str,
-        new_database: Option<&str>,
+        databases: OperationDatabases<'_>,
     ) -> Result<RunningOperation> {
         let id = self
             .registry
-            .begin_operation(kind, tenant_id, slug, step, new_database, self.lease)
+            .begin_operation(kind, tenant_id, slug, step, databases, self.lease)
             .await?;
         Ok(RunningOperation::start(self.registry.clone(), id, self.lease))
     }
@@ -90,6 +90,13 @@ impl Operations {
     /// died, and the caller must finish or roll them back, then [`Operations::close`] them.
     pub async fn lapsed(&self) -> Result<Vec<LongOperation>> {
         self.registry.claim_lapsed_operations(self.lease, 16).await
+    }
+
+    /// Gives a claimed operation up, for any instance to retry at its next look.
+    pub async fn release(&self, operation: &LongOperation) {
+        if let Err(err) = self.registry.release_operation(operation.id).await {
+            tracing::warn!(operation = %operation.id, error = %err, "cannot release an operation; its lease will lapse");
+        }
     }
 
     /// Closes a claimed operation.
@@ -131,10 +138,25 @@ impl RunningOperation {
         }
     }
 
+    /// The record's id: steps that commit the operation's result name it, so that they
+    /// commit only while this instance holds the lease.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
     /// Records the step the operation is at (what a reclaimer will see).
     pub async fn step(&self, step: &str) {
         if let Err(err) = self.registry.operation_step(self.id, step).await {
             tracing::warn!(operation = %self.id, error = %err, "cannot record an operation's step");
+        }
+    }
+
+    /// Gives the operation up unfinished (its rollback failed): the reclaimer of any
+    /// instance retries the rollback.
+    pub async fn abandon(self) {
+        self.heartbeat.abort();
+        if let Err(err) = self.registry.release_operation(self.id).await {
+            tracing::warn!(operation = %self.id, error = %err, "cannot release an operation; its lease will lapse");
         }
     }
 

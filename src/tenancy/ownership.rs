@@ -191,6 +191,24 @@ pub async fn set_writable(admin: &impl ConnectionTrait, login: &str, access: Acc
     Ok(())
 }
 
+/// Whether the login role may write now ([`Access::ReadOnly`] while a restore's pause
+/// has withdrawn its writes), read over `admin`, a connection to the tenant database.
+pub async fn current_access(admin: &impl ConnectionTrait, login: &str) -> Result<Access> {
+    let row = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT to_regclass('public.journal_entry') IS NULL
+                    OR has_table_privilege($1, 'public.journal_entry', 'INSERT') AS writable",
+            [login.into()],
+        ))
+        .await?;
+    let writable: bool = match row {
+        Some(row) => row.try_get("", "writable")?,
+        None => true,
+    };
+    Ok(if writable { Access::ReadWrite } else { Access::ReadOnly })
+}
+
 /// A one-connection pool to `database` as the admin, acting as the tenant's owner role
 /// (`SET ROLE` on every new connection, so a reconnect never runs as the admin itself):
 /// what migrations, seeding and restores run as.

@@ -25,7 +25,7 @@ use crate::entities::tenant::company;
 use crate::error::{Error, Result};
 use crate::tenancy::operations::Operations;
 use crate::tenancy::ownership::{self, Access};
-use crate::tenancy::registry::{LongOperation, OperationKind, Outcome, Registry};
+use crate::tenancy::registry::{LongOperation, OperationDatabases, OperationKind, Outcome, Registry};
 use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::template;
@@ -179,7 +179,16 @@ impl Provisioner {
         let row = self.insert_provisioning_row(&new).await?;
         let operation = match self
             .operations
-            .begin(OperationKind::Provision, row.id, &row.slug, "build", Some(&row.db_name))
+            .begin(
+                OperationKind::Provision,
+                row.id,
+                &row.slug,
+                "build",
+                OperationDatabases {
+                    creates: Some(&row.db_name),
+                    replaces: None,
+                },
+            )
             .await
         {
             Ok(operation) => operation,
@@ -194,7 +203,7 @@ impl Provisioner {
             operation.step("activate").await;
             crate::tenancy::operations::stall_if_asked("NUSA_TEST_STALL_PROVISIONING").await;
             self.step(ProvisionStep::Activate)?;
-            self.activate(&row, sealed).await
+            self.activate(&row, sealed, operation.id()).await
         }
         .await;
         let tenant = match built {
@@ -345,9 +354,10 @@ impl Provisioner {
         Ok(false)
     }
 
-    async fn activate(&self, row: &tenants::Model, sealed_password: String) -> Result<tenants::Model> {
+    /// PROVISIONING -> ACTIVE, only while this run holds its operation's lease.
+    async fn activate(&self, row: &tenants::Model, sealed_password: String, operation: Uuid) -> Result<tenants::Model> {
         self.registry
-            .activate_provisioned(row, sealed_password, migration::latest_version())
+            .activate_provisioned(row, sealed_password, migration::latest_version(), operation)
             .await
     }
 

@@ -254,3 +254,63 @@ async fn fan_out_queries_cost_a_read_token_an_error_not_the_server_its_memory() 
     assert_eq!(status, StatusCode::OK, "after: {body}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_mutation_may_not_ask_back_lists_within_lists_and_nothing_of_it_runs() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("mutshape", "PT Bentuk").await;
+    let create = |code: &str, selection: &str| {
+        format!(
+            r#"mutation {{ createAccount(input: {{ code: "{code}", name: "Kas Baru", type: ASSET, parentId: null }}) {{ {selection} }} }}"#
+        )
+    };
+    let (status, body) = app
+        .tenant(
+            &tenant.slug,
+            Some(&tenant.token),
+            &create("1-9001", "code children { children { code } }"),
+            json!({}),
+        )
+        .await;
+    // Like a complexity refusal: a GraphQL error (200 with application/json).
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(error_code(&body), "BAD_REQUEST", "{body}");
+    assert!(body["data"].is_null(), "{body}");
+    let (_, found) = app
+        .tenant(
+            &tenant.slug,
+            Some(&tenant.token),
+            r#"{ account(code: "1-9001") { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(found["data"]["account"].is_null(), "nothing ran: {found}");
+    // One list in the answer is an ordinary mutation.
+    let (_, body) = app
+        .tenant(
+            &tenant.slug,
+            Some(&tenant.token),
+            &create("1-9002", "code children { code }"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["data"]["createAccount"]["code"], "1-9002", "{body}");
+}
+
+#[tokio::test]
+async fn balances_at_many_dates_in_one_request_are_refused() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("asof", "PT Tanggal").await;
+    let dates: Vec<String> = (1..=9)
+        .map(|day| format!(r#"d{day}: balance(asOf: "2026-01-0{day}")"#))
+        .collect();
+    let query = |n: usize| format!(r#"{{ account(code: "1-1101") {{ {} }} }}"#, dates[..n].join(" "));
+    let (_, eight) = app
+        .tenant(&tenant.slug, Some(&tenant.token), &query(8), json!({}))
+        .await;
+    assert!(eight["errors"].is_null(), "{eight}");
+    let (_, nine) = app
+        .tenant(&tenant.slug, Some(&tenant.token), &query(9), json!({}))
+        .await;
+    assert_eq!(error_code(&nine), "BAD_USER_INPUT", "{nine}");
+}

@@ -153,3 +153,45 @@ async fn a_server_killed_while_provisioning_is_rolled_back_by_another_instance_w
         .await;
     assert_eq!(body["data"]["createTenant"]["tenant"]["status"], "ACTIVE", "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_holder_of_an_operation_commits_its_result() {
+    use nusa_journal::tenancy::registry::{OperationDatabases, OperationKind};
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("holder", "PT Pemegang").await;
+    let row = common::tenant_row(&app, &tenant.slug).await.expect("row");
+    let registry = &app.services.registry;
+    let version = migration::latest_version();
+    let not_held = registry
+        .switch_database(
+            &row,
+            "nusa_journal_elsewhere".into(),
+            version.clone(),
+            uuid::Uuid::new_v4(),
+        )
+        .await;
+    assert!(not_held.is_err(), "no lease, no switch");
+    assert_eq!(
+        common::tenant_row(&app, &tenant.slug).await.expect("row").db_name,
+        row.db_name
+    );
+    let operation = app
+        .services
+        .lifecycle
+        .operations()
+        .begin(
+            OperationKind::Restore,
+            row.id,
+            &row.slug,
+            "switch",
+            OperationDatabases::default(),
+        )
+        .await
+        .expect("operation");
+    let held = registry
+        .switch_database(&row, "nusa_journal_elsewhere".into(), version, operation.id())
+        .await
+        .expect("the holder switches");
+    assert_eq!(held.db_name, "nusa_journal_elsewhere");
+    operation.finish(nusa_journal::tenancy::registry::Outcome::Done).await;
+}

@@ -181,6 +181,26 @@ async fn writes_pause_during_a_restore_and_a_dead_restore_is_rolled_back() {
         "and the service reports it as the pause"
     );
 
+    // An instance whose row does not say "paused" (it has not heard yet): the database
+    // refuses the write, and the answer is the pause's, 503 with Retry-After.
+    app.services
+        .registry
+        .set_writes_paused(row.id, false)
+        .await
+        .expect("flag off");
+    let unaware = app.another_instance(|_| {}).await;
+    let (status, body) = set_legal_name(&unaware, &tenant, "Selama").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::SERVICE_UNAVAILABLE, "TENANT_READ_ONLY"),
+        "{body}"
+    );
+    app.services
+        .registry
+        .set_writes_paused(row.id, true)
+        .await
+        .expect("flag on");
+
     // The restore's process dies: once its lease lapses, the server puts things back.
     stalled.start_kill().expect("kill");
     stalled.wait().await.expect("killed");
@@ -282,4 +302,30 @@ async fn purge_wants_a_backup_that_can_be_read() {
     let (_, body) = app.admin(purge, json!({ "s": tenant.slug })).await;
     assert_eq!(body["data"]["purgeTenant"], true, "{body}");
     assert!(common::tenant_row(&app, &tenant.slug).await.is_none(), "purged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_tenants_keeps_a_restores_pause() {
+    use nusa_journal::tenancy::ownership::{self, Access};
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("keeppause", "PT Tetap").await;
+    let row = tenant_row(&app, &tenant.slug).await.expect("row");
+    let own = superuser(&row.db_name).await;
+    ownership::set_writable(&own, &row.db_username, Access::ReadOnly)
+        .await
+        .expect("pause");
+    let (ok, out, err) = run_cli(&["migrate", "tenants", "--tenant", &tenant.slug], &app.process_env()).await;
+    assert!(ok, "{out}{err}");
+    let writable: bool = own
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT has_table_privilege($1, 'public.journal_entry', 'INSERT') AS w",
+            [row.db_username.clone().into()],
+        ))
+        .await
+        .expect("privilege")
+        .expect("row")
+        .try_get("", "w")
+        .expect("w");
+    assert!(!writable, "migrating did not give the writes back");
 }

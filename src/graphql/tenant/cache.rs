@@ -41,6 +41,9 @@ impl Chart {
 
 type Totals = HashMap<Uuid, (Decimal, Decimal)>;
 
+/// Distinct `asOf` dates one request may ask balances at (each is an aggregate).
+pub const MAX_BALANCE_DATES: usize = 8;
+
 /// Loaded at most once, even when many resolvers ask at the same moment (GraphQL
 /// resolves sibling fields concurrently); replaced by a fresh cell on invalidation.
 type Once<T> = Arc<OnceCell<Arc<T>>>;
@@ -89,7 +92,17 @@ impl LedgerCache {
     }
 
     pub async fn totals(&self, db: &impl ConnectionTrait, as_of: Option<NaiveDate>) -> Result<Arc<Totals>> {
-        let cell = lock(&self.totals).entry(as_of).or_default().clone();
+        let cell = {
+            let mut totals = lock(&self.totals);
+            // Each date is an aggregate over the books: a request may ask for a few.
+            if !totals.contains_key(&as_of) && totals.len() >= MAX_BALANCE_DATES {
+                return Err(crate::error::Error::bad_input(
+                    "asOf",
+                    format!("one request may ask for balances at most at {MAX_BALANCE_DATES} different dates"),
+                ));
+            }
+            totals.entry(as_of).or_default().clone()
+        };
         let totals = cell
             .get_or_try_init(|| async {
                 Ok::<_, crate::error::Error>(Arc::new(accounts::posted_totals(db, as_of).await?))

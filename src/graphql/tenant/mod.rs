@@ -2,6 +2,7 @@
 //! into their request by the HTTP layer: there is no global connection here.
 
 mod accounts;
+pub mod answer_shape;
 pub mod cache;
 mod company;
 mod journal;
@@ -82,6 +83,17 @@ pub fn selected_operation(request: &mut Request) -> Option<OperationType> {
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
         (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// The refusal of a mutation whose answer would nest lists (see [`answer_shape`]); `None`
+/// for other operations and for documents that do not parse (execution reports those).
+pub fn check_answer_shape(request: &mut Request, operation: Option<OperationType>) -> Option<Error> {
+    if operation != Some(OperationType::Mutation) {
+        return None;
+    }
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    answer_shape::mutation_answer_refusal(document, name.as_deref())
 }
 
 /// A selected query needs the READ scope, a selected mutation the WRITE scope. (A

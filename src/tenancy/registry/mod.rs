@@ -13,7 +13,7 @@ mod operations;
 mod writes;
 
 pub use changes::{listen, Heard, RegistryChange, CHANNEL};
-pub use operations::{LongOperation, OperationKind, Outcome};
+pub use operations::{LongOperation, OperationDatabases, OperationKind, Outcome};
 pub use writes::{MigrationRecord, StatusChange};
 
 use std::str::FromStr;

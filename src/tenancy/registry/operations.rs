@@ -51,6 +51,14 @@ impl Outcome {
     }
 }
 
+/// The databases an operation creates (dropped if it is rolled back) and replaces
+/// (dropped once it is done).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperationDatabases<'a> {
+    pub creates: Option<&'a str>,
+    pub replaces: Option<&'a str>,
+}
+
 /// An operation record, as stored.
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct LongOperation {
@@ -60,6 +68,8 @@ pub struct LongOperation {
     pub slug: String,
     pub step: String,
     pub new_database: Option<String>,
+    /// The database the operation replaces once it succeeds (a restore's old one).
+    pub replaces_database: Option<String>,
 }
 
 impl LongOperation {
@@ -86,22 +96,23 @@ impl Registry {
         tenant_id: Uuid,
         slug: &str,
         step: &str,
-        new_database: Option<&str>,
+        databases: OperationDatabases<'_>,
         lease: Duration,
     ) -> Result<Uuid> {
         let id = Uuid::new_v4();
         let inserted = self
             .db
             .execute_raw(statement(
-                "INSERT INTO long_operations (id, kind, tenant_id, slug, step, new_database, owner, lease_until)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))",
+                "INSERT INTO long_operations (id, kind, tenant_id, slug, step, new_database, replaces_database, owner, lease_until)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + make_interval(secs => $9))",
                 vec![
                     id.into(),
                     kind.as_str().into(),
                     tenant_id.into(),
                     slug.into(),
                     step.into(),
-                    new_database.map(str::to_owned).into(),
+                    databases.creates.map(str::to_owned).into(),
+                    databases.replaces.map(str::to_owned).into(),
                     self.instance.into(),
                     seconds(lease).into(),
                 ],
@@ -142,6 +153,19 @@ impl Registry {
         Ok(())
     }
 
+    /// Gives an open operation up at once (its rollback failed half-way): any instance,
+    /// this one included, claims and retries it on its next look.
+    pub async fn release_operation(&self, id: Uuid) -> Result<()> {
+        self.db
+            .execute_raw(statement(
+                "UPDATE long_operations SET owner = $2, lease_until = now(), updated_at = now()
+                 WHERE id = $1 AND finished_at IS NULL",
+                vec![id.into(), Uuid::nil().into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
     /// Closes an operation.
     pub async fn finish_operation(&self, id: Uuid, outcome: Outcome) -> Result<()> {
         self.db
@@ -154,15 +178,17 @@ impl Registry {
         Ok(())
     }
 
-    /// Claims (for this instance, for `lease`) up to `limit` open operations whose lease
-    /// lapsed: their process died. Concurrent claimers skip each other's rows.
+    /// Claims (for this instance, for `lease`) up to `limit` open operations of other
+    /// instances whose lease lapsed: their process died (or lost the registry for a
+    /// lease; it can then commit nothing, see `Registry::switch_database`). Concurrent
+    /// claimers skip each other's rows.
     pub async fn claim_lapsed_operations(&self, lease: Duration, limit: u64) -> Result<Vec<LongOperation>> {
         Ok(LongOperation::find_by_statement(statement(
             "UPDATE long_operations SET owner = $1, lease_until = now() + make_interval(secs => $2), updated_at = now()
              WHERE id IN (SELECT id FROM long_operations
-                          WHERE finished_at IS NULL AND lease_until < now()
+                          WHERE finished_at IS NULL AND lease_until < now() AND owner <> $1
                           ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING id, kind, tenant_id, slug, step, new_database",
+             RETURNING id, kind, tenant_id, slug, step, new_database, replaces_database",
             vec![self.instance.into(), seconds(lease).into(), (limit as i64).into()],
         ))
         .all(&self.db)
@@ -172,7 +198,7 @@ impl Registry {
     /// The open operation of a tenant, if any.
     pub async fn open_operation(&self, tenant_id: Uuid) -> Result<Option<LongOperation>> {
         Ok(LongOperation::find_by_statement(statement(
-            "SELECT id, kind, tenant_id, slug, step, new_database FROM long_operations
+            "SELECT id, kind, tenant_id, slug, step, new_database, replaces_database FROM long_operations
              WHERE tenant_id = $1 AND finished_at IS NULL",
             vec![tenant_id.into()],
         ))

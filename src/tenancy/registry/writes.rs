@@ -136,16 +136,32 @@ impl Registry {
         row: &tenants::Model,
         sealed_password: String,
         schema_version: String,
+        operation: Uuid,
     ) -> Result<tenants::Model> {
         let now = Utc::now();
-        let mut active: tenants::ActiveModel = row.clone().into();
-        active.db_password = Set(Some(sealed_password));
-        active.status = Set(TenantStatus::Active);
-        active.schema_version = Set(Some(schema_version));
-        active.last_migration_result = Set(Some("ok".into()));
-        active.last_migrated_at = Set(Some(now.into()));
-        active.updated_at = Set(now.into());
-        Ok(active.update(&self.db).await?)
+        let activated = tenants::Entity::update_many()
+            .col_expr(tenants::Column::DbPassword, Expr::value(Some(sealed_password)))
+            .col_expr(tenants::Column::Status, Expr::value(TenantStatus::Active))
+            .col_expr(tenants::Column::SchemaVersion, Expr::value(Some(schema_version)))
+            .col_expr(tenants::Column::LastMigrationResult, Expr::value(Some("ok".to_owned())))
+            .col_expr(tenants::Column::LastMigratedAt, Expr::value(Some(now)))
+            .col_expr(tenants::Column::UpdatedAt, Expr::value(now))
+            .filter(tenants::Column::Id.eq(row.id))
+            .filter(tenants::Column::Status.eq(TenantStatus::Provisioning))
+            .filter(self.holds(operation))
+            .exec_with_returning(&self.db)
+            .await?;
+        activated.into_iter().next().ok_or_else(lost_lease)
+    }
+
+    /// True (in SQL) while this instance holds the open operation `operation`: a step
+    /// that commits an operation's result is conditional on it, so that an instance
+    /// whose lease lapsed (and which another instance is rolling back) cannot commit.
+    fn holds(&self, operation: Uuid) -> sea_orm::sea_query::SimpleExpr {
+        Expr::cust_with_values(
+            "EXISTS (SELECT 1 FROM long_operations o WHERE o.id = $1 AND o.owner = $2 AND o.finished_at IS NULL)",
+            [operation, self.instance],
+        )
     }
 
     /// Removes a tenant's row (rollback of provisioning, purge); its events stay.
@@ -155,19 +171,26 @@ impl Registry {
     }
 
     /// Points the tenant at another database of its server, at `schema_version` (read
-    /// from that database), and lifts a pause of its writes (restore).
+    /// from that database), and lifts a pause of its writes (restore). Only while the
+    /// tenant is still on `tenant.db_name` and this instance holds `operation`.
     pub async fn switch_database(
         &self,
-        tenant: tenants::Model,
+        tenant: &tenants::Model,
         db_name: String,
         schema_version: String,
+        operation: Uuid,
     ) -> Result<tenants::Model> {
-        let mut row: tenants::ActiveModel = tenant.into();
-        row.db_name = Set(db_name);
-        row.schema_version = Set(Some(schema_version));
-        row.writes_paused = Set(false);
-        row.updated_at = Set(Utc::now().into());
-        Ok(row.update(&self.db).await?)
+        let switched = tenants::Entity::update_many()
+            .col_expr(tenants::Column::DbName, Expr::value(db_name))
+            .col_expr(tenants::Column::SchemaVersion, Expr::value(Some(schema_version)))
+            .col_expr(tenants::Column::WritesPaused, Expr::value(false))
+            .col_expr(tenants::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(tenants::Column::Id.eq(tenant.id))
+            .filter(tenants::Column::DbName.eq(tenant.db_name.clone()))
+            .filter(self.holds(operation))
+            .exec_with_returning(&self.db)
+            .await?;
+        switched.into_iter().next().ok_or_else(lost_lease)
     }
 
     /// Pauses or resumes a tenant's writes (its mutations get `TENANT_READ_ONLY`).
@@ -247,4 +270,12 @@ impl Registry {
         .await?;
         Ok(())
     }
+}
+
+/// A long operation that could not commit its result: its lease lapsed and another
+/// instance took it over (and rolls it back).
+fn lost_lease() -> Error {
+    Error::Internal(anyhow::anyhow!(
+        "the operation's lease lapsed and another instance took it over; nothing was committed"
+    ))
 }
