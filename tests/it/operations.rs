@@ -195,3 +195,36 @@ async fn only_the_holder_of_an_operation_commits_its_result() {
     assert_eq!(held.db_name, "nusa_journal_elsewhere");
     operation.finish(nusa_journal::tenancy::registry::Outcome::Done).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_waits_for_a_provisioning_whose_client_went_away() {
+    let app = TestApp::spawn().await;
+    let mut env = app.process_env();
+    env.push(("SHUTDOWN_GRACE_MS".into(), "60000".into()));
+    let server = ServerProcess::start(&env, false).await;
+    let slug = common::unique_slug("drain");
+    create_and_hang_up(&server.base, app.admin_token(), &slug).await;
+    // Stop the server as soon as the provisioning has begun (its client is long gone).
+    let begun = eventually(Duration::from_secs(30), || async {
+        !operations_of(&app, &slug).await.is_empty()
+    })
+    .await;
+    if !begun {
+        // The hang-up reached the server before the request: nothing was started.
+        assert!(common::tenant_row(&app, &slug).await.is_none());
+        return;
+    }
+    server.stop().await;
+    // The process exited only after the provisioning ended: never half made.
+    let operations = operations_of(&app, &slug).await;
+    assert!(
+        operations.iter().all(|(_, outcome)| outcome.is_some()),
+        "ended before the process did: {operations:?}"
+    );
+    let row = common::tenant_row(&app, &slug).await;
+    assert!(
+        row.as_ref()
+            .is_none_or(|row| row.status == nusa_journal::entities::registry::tenants::TenantStatus::Active),
+        "{row:?}"
+    );
+}
