@@ -121,6 +121,7 @@ async fn main() {
             concurrency,
             only: None,
             dry_run: false,
+            lock_wait: nusa_journal::tenancy::fleet::DEFAULT_LOCK_WAIT,
         };
         let started = Instant::now();
         let outcomes = migrate_tenants(

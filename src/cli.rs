@@ -368,6 +368,7 @@ async fn migrate_tenants(concurrency: usize, tenant: Option<String>, dry_run: bo
         concurrency,
         only,
         dry_run,
+        lock_wait: prepared.config.limits.migrate_lock_wait,
     };
     let outcomes = fleet::migrate_tenants(
         &services.registry,
@@ -409,7 +410,7 @@ async fn serve() -> anyhow::Result<()> {
     let base = format!("http://{}:{}", prepared.config.bind_addr.ip(), app.port());
     if let Some(paths) = &prepared.embedded {
         let data_dir = &paths.data_dir;
-        crate::embedded::migrate_local_tenants(app.services()).await?;
+        crate::embedded::migrate_local_tenants(app.services(), prepared.config.limits.migrate_lock_wait).await?;
         let token = ensure_demo_tenant(app.services(), data_dir).await?;
         println!("Nusa Journal listening on {base}");
         println!("  embedded PostgreSQL cluster in {}", paths.cluster_dir.display());

@@ -62,6 +62,10 @@ pub struct TenancyLimits {
     /// `OPERATION_LEASE_MS`: how long a long operation (provisioning, restore) stays its
     /// instance's without a heartbeat; after that any instance rolls it back.
     pub operation_lease: Duration,
+    /// `MIGRATE_LOCK_WAIT_MS`: how long `migrate tenants` waits for a tenant database's
+    /// schema lock (held by another runner, or by anyone holding its advisory key)
+    /// before that tenant counts as failed.
+    pub migrate_lock_wait: Duration,
     /// `TENANT_MAX_IN_FLIGHT`: requests one tenant may have in flight on this instance;
     /// beyond it 429 `RATE_LIMITED`. Default twice `TENANT_POOL_MAX_CONNECTIONS`: a
     /// queue as long as the pool, so one tenant cannot take every worker and socket.
@@ -77,6 +81,7 @@ impl Default for TenancyLimits {
             connect_timeout: Duration::from_secs(5),
             registry_cache_ttl: Duration::from_secs(5),
             operation_lease: crate::tenancy::operations::DEFAULT_LEASE,
+            migrate_lock_wait: crate::tenancy::fleet::DEFAULT_LOCK_WAIT,
             max_in_flight: 10,
         }
     }
@@ -245,6 +250,9 @@ impl Settings {
             operation_lease: parse_var("OPERATION_LEASE_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(defaults.operation_lease),
+            migrate_lock_wait: parse_var("MIGRATE_LOCK_WAIT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.migrate_lock_wait),
             max_in_flight: 0,
         };
         if limits.operation_lease < Duration::from_millis(300) {

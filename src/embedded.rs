@@ -219,12 +219,13 @@ fn read_or_create_secret(path: &Path, generate: impl FnOnce() -> String) -> anyh
 /// Brings every tenant of the embedded cluster to this binary's schema before serving.
 /// On a real deployment that is an operator's step (`migrate tenants`); on one's own
 /// machine, after pulling a new version, nobody should have to know it.
-pub async fn migrate_local_tenants(services: &Services) -> anyhow::Result<()> {
+pub async fn migrate_local_tenants(services: &Services, lock_wait: std::time::Duration) -> anyhow::Result<()> {
     use crate::tenancy::fleet::{self, MigrateOptions, Summary};
     let options = MigrateOptions {
         concurrency: 2,
         only: None,
         dry_run: false,
+        lock_wait,
     };
     let outcomes = fleet::migrate_tenants(
         &services.registry,

@@ -222,12 +222,14 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `NJ004` ([`migration::sqlstate::POSTING_BYPASSED`]) | an entry written other than through posting | `CONFLICT` |
 /// | `NJ005` ([`migration::sqlstate::PERIOD_LOCKED`]) | posting on or before the lock date | `PERIOD_LOCKED` |
 /// | `NJ006` ([`migration::sqlstate::ACCOUNT_NOT_POSTABLE`]) | posting to a header or archived account | `BAD_USER_INPUT` |
+/// | `NJ007` ([`migration::sqlstate::REPORT_KEY_FROZEN`]) | an account's code, type or side once it has lines; the fiscal year start once anything is posted | `CONFLICT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | `42501` insufficient_privilege | a tenant's login role writing while its writes are withdrawn (a restore); the service's roles lack no other right | `TENANT_READ_ONLY` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
     use migration::sqlstate::{
-        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, UNBALANCED_ENTRY,
+        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, REPORT_KEY_FROZEN,
+        UNBALANCED_ENTRY,
     };
     Some(match code {
         ACCOUNT_LOOP => Error::bad_input(
@@ -249,6 +251,12 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
         ACCOUNT_NOT_POSTABLE => Error::BadUserInput {
             field: None,
             message: "every line's account must be postable and not archived".into(),
+        },
+        REPORT_KEY_FROZEN => Error::Conflict {
+            field: None,
+            message: "an account's code, type and normal balance are kept once it has journal lines, \
+                      and the fiscal year start month once anything is posted"
+                .into(),
         },
         "23505" => Error::Conflict {
             field: None,
@@ -361,6 +369,7 @@ mod tests {
         assert_eq!(Error::from(refused("NJ004")).code(), "CONFLICT");
         assert_eq!(Error::from(refused("NJ005")).code(), "PERIOD_LOCKED");
         assert_eq!(Error::from(refused("NJ006")).code(), "BAD_USER_INPUT");
+        assert_eq!(Error::from(refused("NJ007")).code(), "CONFLICT");
         // The service's roles lack no right they need except while a tenant's writes are
         // withdrawn (a restore): a refused right is that pause.
         assert_eq!(Error::from(refused("42501")).code(), "TENANT_READ_ONLY");

@@ -8,6 +8,7 @@ mod m20261129_000001_ledger_sqlstates;
 mod m20261129_000002_chart_without_loops;
 mod m20261130_000001_guarded_posting;
 mod m20261130_000002_tenant_identity;
+mod m20261130_000003_frozen_report_keys;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -33,6 +34,11 @@ pub mod sqlstate {
     /// Posting an entry with a line on a header or archived account (trigger
     /// `journal_entry_number`).
     pub const ACCOUNT_NOT_POSTABLE: &str = "NJ006";
+    /// What the reports rest on would change after the books use it: the code, type or
+    /// normal balance of an account that has journal lines (trigger
+    /// `account_keys_guard`), or the fiscal year start month once an entry is posted
+    /// (trigger `company_fiscal_year_start_guard`).
+    pub const REPORT_KEY_FROZEN: &str = "NJ007";
 }
 
 pub struct Migrator;
@@ -47,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_chart_without_loops::Migration),
             Box::new(m20261130_000001_guarded_posting::Migration),
             Box::new(m20261130_000002_tenant_identity::Migration),
+            Box::new(m20261130_000003_frozen_report_keys::Migration),
         ]
     }
 }

@@ -1,9 +1,13 @@
 //! The company row: settings that rule the books (currency, fiscal year, lock date).
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
+};
 
 use crate::entities::tenant::company;
+use crate::entities::tenant::journal_entry::{self, EntryStatus};
 use crate::error::{Error, Result};
 use crate::ledger::change::Change;
 
@@ -41,6 +45,7 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
         .one(db)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))?;
+    let current_start_month = i32::from(current.fiscal_year_start_month);
     let mut row: company::ActiveModel = current.into();
     if let Some(name) = changes.name {
         let name = name.trim();
@@ -63,6 +68,15 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
         if !(1..=12).contains(&month) {
             return Err(Error::bad_input("input.fiscalYearStartMonth", "a month from 1 to 12"));
         }
+        // Posted numbers and fiscal years were worked out from it (the database refuses
+        // it too, `company_fiscal_year_start_guard`). Postings hold the company row
+        // shared, so under this row's lock the answer stays true until commit.
+        if month != current_start_month && anything_posted(db).await? {
+            return Err(Error::conflict(
+                "input.fiscalYearStartMonth",
+                "entries are posted: the fiscal year start month cannot change",
+            ));
+        }
         row.fiscal_year_start_month = Set(month as i16);
     }
     match changes.lock_date {
@@ -72,6 +86,16 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
     }
     row.updated_at = Set(Utc::now().into());
     Ok(row.update(db).await?)
+}
+
+/// Whether any entry is POSTED or REVERSED.
+async fn anything_posted(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(journal_entry::Entity::find()
+        .filter(journal_entry::Column::Status.is_in([EntryStatus::Posted, EntryStatus::Reversed]))
+        .limit(1)
+        .count(db)
+        .await?
+        > 0)
 }
 
 /// An NPWP (Indonesian tax id): 15 digits (the classic `99.999.999.9-999.999`) or 16

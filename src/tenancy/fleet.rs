@@ -5,6 +5,13 @@
 //! converts a tenant made before the owner role) and again after, and the migrations
 //! run as the tenant's owner role, never as its login role. Each outcome is recorded in
 //! the registry; one tenant's failure never stops the others.
+//!
+//! Nothing waits for ever: the schema lock is tried until [`MigrateOptions::lock_wait`]
+//! passes, and every statement of the ownership step and the migrations gives up on a
+//! lock after `lock_timeout` ([`ownership::LOCK_TIMEOUT`]), e.g. behind a login-role session idle
+//! in a transaction. Either is that tenant's failure.
+
+use std::time::Duration;
 
 use futures::StreamExt;
 use migration::MigratorTrait;
@@ -23,7 +30,15 @@ pub struct MigrateOptions {
     pub concurrency: usize,
     pub only: Option<TenantSlug>,
     pub dry_run: bool,
+    /// Longest wait for a tenant database's schema lock (`MIGRATE_LOCK_WAIT_MS`).
+    pub lock_wait: Duration,
 }
+
+/// What `MIGRATE_LOCK_WAIT_MS` defaults to.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// How often the schema lock is tried while another session holds it.
+const LOCK_RETRY: Duration = Duration::from_millis(200);
 
 /// What happened to one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +138,7 @@ pub async fn migrate_tenants(
                 let outcome = if recorded_current {
                     Outcome::AlreadyCurrent
                 } else {
-                    let outcome = migrate_one(admin_url, &tenant, options.dry_run).await;
+                    let outcome = migrate_one(admin_url, &tenant, options).await;
                     if !options.dry_run {
                         record(registry, &tenant, &outcome).await;
                     }
@@ -143,8 +158,8 @@ pub async fn migrate_tenants(
     Ok(outcomes)
 }
 
-async fn migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_run: bool) -> Outcome {
-    match try_migrate_one(admin_url, tenant, dry_run).await {
+async fn migrate_one(admin_url: &SecretString, tenant: &tenants::Model, options: &MigrateOptions) -> Outcome {
+    match try_migrate_one(admin_url, tenant, options.dry_run, options.lock_wait).await {
         Ok(outcome) => outcome,
         Err(err) => Outcome::Failed(describe(&err)),
     }
@@ -154,17 +169,19 @@ async fn migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_run:
 /// ownership step (which also converts a tenant whose login role still owns
 /// everything: only an admin can create its owner role), the pending migrations as the
 /// owner role, then the ownership step again for the grants on what they created.
-async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_run: bool) -> Result<Outcome> {
+async fn try_migrate_one(
+    admin_url: &SecretString,
+    tenant: &tenants::Model,
+    dry_run: bool,
+    lock_wait: Duration,
+) -> Result<Outcome> {
     let application_name = format!("nusa-journal-migrate:{}", tenant.slug);
     let admin = admin_connection_to(admin_url, &tenant.db_name, &application_name).await?;
+    if let Err(err) = take_schema_lock(&admin, lock_wait).await {
+        let _ = admin.close().await;
+        return Err(err);
+    }
     let result = async {
-        admin
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_lock($1)",
-                [SCHEMA_LOCK_KEY.into()],
-            ))
-            .await?;
         let applied = migration::Migrator::get_applied_migrations(&admin).await?;
         let from = applied.last().map(|m| m.name().to_owned());
         let pending: Vec<String> = migration::Migrator::get_pending_migrations(&admin)
@@ -195,6 +212,9 @@ async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_
         )
         .await?;
         let migrated = async {
+            owner
+                .execute_unprepared(&format!("SET lock_timeout = '{}'", ownership::LOCK_TIMEOUT))
+                .await?;
             migration::Migrator::up(&owner, None).await?;
             // A database made before identities were recorded learns whose it is.
             crate::tenancy::identity::record(&owner, tenant.id, &tenant.slug).await
@@ -218,6 +238,36 @@ async fn try_migrate_one(admin_url: &SecretString, tenant: &tenants::Model, dry_
         .await;
     let _ = admin.close().await;
     result
+}
+
+/// Takes the tenant database's schema lock (a session lock on `admin`, a one-connection
+/// pool), trying until `wait` passes: a lock held elsewhere for longer is this
+/// tenant's failure, not a hang.
+async fn take_schema_lock(admin: &sea_orm::DatabaseConnection, wait: Duration) -> Result<()> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let row = admin
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_try_advisory_lock($1) AS taken",
+                [SCHEMA_LOCK_KEY.into()],
+            ))
+            .await?;
+        let taken: bool = match row {
+            Some(row) => row.try_get("", "taken")?,
+            None => false,
+        };
+        if taken {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "the tenant database's schema lock is held elsewhere (another runner, or a session holding its \
+                 advisory key); gave up after {wait:?}"
+            )));
+        }
+        tokio::time::sleep(LOCK_RETRY.min(deadline - tokio::time::Instant::now())).await;
+    }
 }
 
 /// The registry learns each tenant's schema version and last result.

@@ -29,6 +29,12 @@ use crate::error::{Error, Result};
 use crate::tenancy::registry::admin_connection_to;
 use crate::tenancy::template::TEMPLATE_OWNER;
 
+/// `lock_timeout` of the ownership transaction: `ALTER DATABASE ... OWNER`, `REASSIGN
+/// OWNED` and the schema lock itself may wait behind another session (a login-role
+/// session idle in a transaction, a runner elsewhere); past this the step fails
+/// (SQLSTATE 55P03) instead of waiting for ever.
+pub const LOCK_TIMEOUT: &str = "30s";
+
 /// Advisory lock key for "changing this database's schema or privileges" ("NUSAMIGR"),
 /// shared with `migrate tenants`. Advisory locks are per database.
 pub const SCHEMA_LOCK_KEY: i64 = 0x4e55_5341_4d49_4752;
@@ -119,11 +125,15 @@ pub fn write_statements(login: &str, access: Access) -> Vec<String> {
 }
 
 /// The whole "who owns what, who may do what" of a tenant database, as statements to
-/// run in one transaction over an admin connection to it.
+/// run in one transaction over an admin connection to it; no lock is waited for longer
+/// than [`LOCK_TIMEOUT`].
 pub fn canonical_statements(database: &str, login: &str, access: Access) -> Vec<String> {
     let owner = owner_role(login);
     let (db, login_q, owner_q) = (ident(database), ident(login), ident(&owner));
-    let mut sql = vec![format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})")];
+    let mut sql = vec![
+        format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"),
+        format!("SELECT pg_advisory_xact_lock({SCHEMA_LOCK_KEY})"),
+    ];
     sql.extend(owner_role_statements(&owner));
     sql.extend([
         format!("ALTER DATABASE {db} OWNER TO {owner_q}"),
@@ -289,6 +299,10 @@ mod tests {
         assert!(
             grants.iter().all(|g| !g.contains(r#"TO "nusa_tenant_pt_a_owner""#)),
             "the owner needs no grants: it owns"
+        );
+        assert!(
+            all.starts_with("SET LOCAL lock_timeout = '30s';\nSELECT pg_advisory_xact_lock("),
+            "bounded before the first wait"
         );
         let read_only = canonical_statements("nusa_journal_pt_a", "nusa_tenant_pt_a", Access::ReadOnly).join(";\n");
         assert!(!read_only.contains("INSERT, UPDATE") || read_only.contains("REVOKE INSERT, UPDATE, DELETE"));

@@ -84,6 +84,16 @@ async fn books_text(db: &DatabaseConnection) -> String {
     format!("{entries}\n{counter}")
 }
 
+/// Codes, types and sides of the chart, and the fiscal year start: what reports rest on.
+async fn accounts_text(db: &DatabaseConnection) -> String {
+    scalar(
+        db,
+        "SELECT (SELECT string_agg(concat_ws('|', id, code, type, normal_balance), ';' ORDER BY id) FROM account)
+                || '\n' || (SELECT fiscal_year_start_month FROM company) AS v",
+    )
+    .await
+}
+
 async fn row_of(app: &TestApp, slug: &str) -> nusa_journal::entities::registry::tenants::Model {
     common::tenant_row(app, slug).await.expect("tenant row")
 }
@@ -135,12 +145,16 @@ async fn assert_owned_by_the_owner_role(app: &TestApp, slug: &str) {
 }
 
 /// What the tests below do to the books before trying to rewrite them: a posted entry,
-/// a draft dated on the lock date.
+/// a draft dated on the lock date, a draft on two accounts that have no other lines.
 struct Fixture {
     posted: String,
     on_lock_date: String,
     kas: String,
     modal: String,
+    /// An account whose only line is in a draft.
+    drafted: String,
+    /// An account with no line at all.
+    unused: String,
 }
 
 async fn fixture(app: &TestApp, tenant: &TestTenant) -> Fixture {
@@ -152,11 +166,18 @@ async fn fixture(app: &TestApp, tenant: &TestTenant) -> Fixture {
     assert_eq!(posted["status"], "POSTED");
     let draft = entry(app, tenant, "2026-02-28", lines(&kas, &modal, "40.00"), false).await;
     ok(app, tenant, LOCK, json!({ "d": "2026-02-28" })).await;
+    let (drafted, income) = (
+        account_id(app, tenant, "1-1102").await,
+        account_id(app, tenant, "4-1004").await,
+    );
+    entry(app, tenant, "2026-05-01", lines(&drafted, &income, "3.00"), false).await;
     Fixture {
         posted: posted["id"].as_str().expect("id").to_owned(),
         on_lock_date: draft["id"].as_str().expect("id").to_owned(),
         kas,
         modal,
+        drafted,
+        unused: account_id(app, tenant, "1-1103").await,
     }
 }
 
@@ -179,7 +200,9 @@ async fn assert_login_role_cannot_rewrite(app: &TestApp, tenant: &TestTenant) {
     let before = books_text(&observer).await;
     let tb_before = ok(app, tenant, TRIAL_BALANCE, json!({})).await;
     let owner = ownership::owner_role(&row.db_username);
-    let (posted, draft, kas, modal) = (&f.posted, &f.on_lock_date, &f.kas, &f.modal);
+    let (posted, draft, kas, modal, drafted) = (&f.posted, &f.on_lock_date, &f.kas, &f.modal, &f.drafted);
+    let accounts_before = accounts_text(&observer).await;
+    let frozen = sqlstate::REPORT_KEY_FROZEN;
 
     let login = as_login_role(app, &tenant.slug).await;
     let denied = "42501";
@@ -229,6 +252,25 @@ async fn assert_login_role_cannot_rewrite(app: &TestApp, tenant: &TestTenant) {
             format!("UPDATE journal_entry SET number = 'JE/2026/000500', sequence = 500 WHERE id = '{draft}'"),
             sqlstate::POSTING_BYPASSED,
         ),
+        ("recode an account with posted lines", format!("UPDATE account SET code = '1-1199' WHERE id = '{kas}'"), frozen),
+        ("retype an account with posted lines", format!("UPDATE account SET type = 'EXPENSE' WHERE id = '{kas}'"), frozen),
+        ("flip the side of an account with posted lines", format!("UPDATE account SET normal_balance = 'CREDIT' WHERE id = '{kas}'"), frozen),
+        (
+            "swap the codes of two accounts with posted lines",
+            format!(
+                "UPDATE account SET code = CASE WHEN id = '{kas}' THEN (SELECT code FROM account WHERE id = '{modal}')
+                                                ELSE (SELECT code FROM account WHERE id = '{kas}') END
+                  WHERE id IN ('{kas}', '{modal}')"
+            ),
+            frozen,
+        ),
+        ("recode an account whose only line is a draft's", format!("UPDATE account SET code = '1-1198' WHERE id = '{drafted}'"), frozen),
+        ("flip the side of an account whose only line is a draft's", format!("UPDATE account SET normal_balance = 'CREDIT' WHERE id = '{drafted}'"), frozen),
+        (
+            "move the fiscal year start",
+            "UPDATE company SET fiscal_year_start_month = fiscal_year_start_month % 12 + 1".into(),
+            frozen,
+        ),
         ("drop the schema", "DROP SCHEMA public CASCADE".into(), denied),
         ("create a table", "CREATE TABLE intruder (id integer)".into(), denied),
         ("create a temporary table", "CREATE TEMPORARY TABLE intruder (id integer)".into(), denied),
@@ -241,6 +283,18 @@ async fn assert_login_role_cannot_rewrite(app: &TestApp, tenant: &TestTenant) {
         let code = refused_with(what, login.execute_unprepared(sql).await);
         assert_eq!(&code, expected, "{what}: refused, but with {code}");
     }
+    // The guards are not broader than the rule: an account without lines may still be
+    // recoded, and every account renamed; the fiscal year start may be written unchanged.
+    let unused = &f.unused;
+    login
+        .execute_unprepared(&format!(
+            "UPDATE account SET code = '1-1197', normal_balance = 'CREDIT' WHERE id = '{unused}';
+             UPDATE account SET code = '1-1103', normal_balance = 'DEBIT' WHERE id = '{unused}';
+             UPDATE account SET name = name WHERE id = '{kas}';
+             UPDATE company SET fiscal_year_start_month = fiscal_year_start_month"
+        ))
+        .await
+        .expect("changes the rules allow");
     login.close().await.ok();
 
     // DROP DATABASE of its own, from another database (the login role can connect only
@@ -257,6 +311,11 @@ async fn assert_login_role_cannot_rewrite(app: &TestApp, tenant: &TestTenant) {
     elsewhere.close().await.ok();
 
     assert_eq!(books_text(&observer).await, before, "the books are unchanged");
+    assert_eq!(
+        accounts_text(&observer).await,
+        accounts_before,
+        "the chart and company are unchanged"
+    );
     assert_eq!(ok(app, tenant, TRIAL_BALANCE, json!({})).await, tb_before);
     observer.close().await.ok();
 
@@ -280,7 +339,25 @@ async fn assert_normal_use_works(app: &TestApp, tenant: &TestTenant, f: &Fixture
     .await;
     let posted = ok(app, tenant, POST, json!({ "id": id })).await;
     let number = posted["postJournalEntry"]["number"].as_str().expect("number");
-    assert!(number.starts_with("JE/2026/"), "{number}");
+    let start = ok(app, tenant, "{ company { fiscalYearStartMonth } }", json!({})).await["company"]
+        ["fiscalYearStartMonth"]
+        .as_u64()
+        .expect("month") as u32;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 4, 1).expect("date");
+    let prefix = format!("JE/{}/", fiscal_year(date, start));
+    assert!(number.starts_with(&prefix), "{number}, not {prefix}");
+    // Once posted, the service refuses to move the fiscal year start (its own check,
+    // before the database's); the same month is no change.
+    let month = |m: u32| {
+        format!("mutation {{ updateCompany(input: {{ fiscalYearStartMonth: {m} }}) {{ fiscalYearStartMonth }} }}")
+    };
+    let moved = gql(app, tenant, &month(start % 12 + 1), json!({})).await;
+    assert_eq!(error_code(&moved), "CONFLICT", "{moved}");
+    assert_eq!(
+        moved["errors"][0]["extensions"]["field"], "input.fiscalYearStartMonth",
+        "{moved}"
+    );
+    ok(app, tenant, &month(start), json!({})).await;
     ok(
         app,
         tenant,
@@ -340,13 +417,6 @@ async fn the_login_role_cannot_rewrite_the_books_of_a_new_tenant() {
             entry_number(fiscal_year(date, 7), 1),
             "template: {use_template}"
         );
-        ok(
-            &app,
-            &tenant,
-            "mutation { updateCompany(input: { fiscalYearStartMonth: 1 }) { fiscalYearStartMonth } }",
-            json!({}),
-        )
-        .await;
         assert_login_role_cannot_rewrite(&app, &tenant).await;
     }
 }

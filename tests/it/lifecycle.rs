@@ -381,6 +381,72 @@ async fn migrate_tenants_carries_on_past_a_broken_tenant_and_reruns_only_it() {
     );
 }
 
+/// A session holding a tenant database's schema lock key (here the tenant's own login
+/// role, with its sealed password) makes `migrate tenants` fail that tenant once
+/// `MIGRATE_LOCK_WAIT_MS` has passed, instead of waiting for ever; once the session
+/// lets go, the next run migrates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_schema_lock_fails_the_tenant_within_the_deadline() {
+    use nusa_journal::tenancy::credentials::{single_connection, unseal};
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("lockheld", "PT Terkunci").await;
+    let slug = tenant.slug.as_str();
+    roll_back_last_migration(&app, slug).await;
+    let row = common::tenant_row(&app, slug).await.expect("row");
+    let password = unseal(app.services.lifecycle.sealer(), &row).expect("unseal");
+    let holder = single_connection(&row, &password, "test-lock-holder")
+        .await
+        .expect("login role");
+    holder
+        .execute_unprepared(&format!("SELECT pg_advisory_lock({})", ownership::SCHEMA_LOCK_KEY))
+        .await
+        .expect("the login role takes the key");
+
+    let wait = Duration::from_millis(1500);
+    let mut env = app.process_env();
+    env.push(("MIGRATE_LOCK_WAIT_MS".into(), wait.as_millis().to_string()));
+    let started = Instant::now();
+    let (ok, out, err) = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_cli(&["migrate", "tenants", "--tenant", slug], &env),
+    )
+    .await
+    .expect("migrate tenants gives up rather than hang");
+    let took = started.elapsed();
+    assert!(!ok, "{out}{err}");
+    assert!(
+        out.contains(&format!("{slug}: failed:")) && out.contains("schema lock"),
+        "{out}{err}"
+    );
+    assert!(
+        out.contains("0 migrated, 0 already current, 0 would migrate, 1 failed"),
+        "{out}"
+    );
+    assert!(took >= wait, "gave up after {took:?}, before the {wait:?} deadline");
+    let after = common::tenant_row(&app, slug).await.expect("row");
+    assert!(
+        after
+            .last_migration_result
+            .as_deref()
+            .is_some_and(|r| r.starts_with("failed:")),
+        "{:?}",
+        after.last_migration_result
+    );
+    assert_ne!(after.schema_version, Some(migration::latest_version()));
+
+    // The session ends: its lock goes with it, and the tenant migrates.
+    holder.close().await.ok();
+    let (ok, out, err) = run_cli(&["migrate", "tenants", "--tenant", slug], &env).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.contains(&format!("{slug}: migrated from")), "{out}");
+    assert_eq!(
+        common::tenant_row(&app, slug).await.expect("row").schema_version,
+        Some(migration::latest_version())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_concurrent_runners_migrate_each_tenant_once() {
     let app = TestApp::spawn().await;
