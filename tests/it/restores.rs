@@ -230,13 +230,16 @@ async fn a_backup_from_before_a_migration_is_migrated_and_serves() {
     let tenant = app.create_tenant("oldbak", "PT Lama").await;
     set_legal_name(&app, &tenant, "Lama").await;
     let row = tenant_row(&app, &tenant.slug).await.expect("row");
-    // The database as it was before the newest migration (which records its tenant).
+    // The database as it was before the migrations that record its tenant and after.
+    use migration::MigratorTrait;
     let latest = migration::latest_version();
-    superuser(&row.db_name)
-        .await
-        .execute_unprepared(&format!(
-            "DROP TABLE tenant_identity; DELETE FROM seaql_migrations WHERE version = '{latest}'"
-        ))
+    let identity_and_after = migration::Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == "m20261130_000002_tenant_identity")
+        .expect("the identity migration")
+        + 1;
+    migration::Migrator::down(&superuser(&row.db_name).await, Some(identity_and_after as u32))
         .await
         .expect("older schema");
     let dir = tempfile::tempdir().expect("dir");
