@@ -23,6 +23,9 @@ struct Login {
     port: u16,
     username: String,
     password: Option<SecretString>,
+    /// TLS settings of the URL (`sslmode`, `sslrootcert`, ...) as libpq variables, so a
+    /// tool connects as securely as the service does.
+    tls: Vec<(&'static str, String)>,
 }
 
 impl Login {
@@ -33,6 +36,7 @@ impl Login {
             port: u16::try_from(tenant.db_port).unwrap_or(5432),
             username: tenant.db_username.clone(),
             password: Some(password.clone()),
+            tls: Vec::new(),
         }
     }
 
@@ -61,8 +65,25 @@ impl Login {
             port: options.get_port(),
             username: options.get_username().to_owned(),
             password,
+            tls: tls_variables(&url),
         })
     }
+}
+
+/// The URL's TLS parameters as the libpq variables that carry them.
+fn tls_variables(url: &url::Url) -> Vec<(&'static str, String)> {
+    url.query_pairs()
+        .filter_map(|(key, value)| {
+            let variable = match key.as_ref() {
+                "sslmode" => "PGSSLMODE",
+                "sslrootcert" => "PGSSLROOTCERT",
+                "sslcert" => "PGSSLCERT",
+                "sslkey" => "PGSSLKEY",
+                _ => return None,
+            };
+            Some((variable, value.into_owned()))
+        })
+        .collect()
 }
 
 /// A `.pgpass` file for one role, 0600, removed when dropped.
@@ -120,6 +141,7 @@ fn tool(name: &str, tenant: &tenants::Model, login: &Login, passfile: &PasswordF
         .env("PGPASSFILE", &passfile.path)
         .env("LC_ALL", "C")
         .env("PGAPPNAME", format!("nusa-journal-{name}:{}", tenant.slug))
+        .envs(login.tls.iter().map(|(key, value)| (*key, value)))
         .args([
             "--host",
             &login.host,
@@ -259,6 +281,24 @@ pub fn restored_database_name(slug: &TenantSlug) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_admin_urls_tls_settings_reach_the_tools() {
+        let url = SecretString::from("postgres://admin:p%40ss@db.example:6543/postgres?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x");
+        let login = Login::admin(&url).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            login.tls,
+            vec![
+                ("PGSSLMODE", "verify-full".to_owned()),
+                ("PGSSLROOTCERT", "/etc/ca.pem".to_owned())
+            ]
+        );
+        assert_eq!((login.host.as_str(), login.port), ("db.example", 6543));
+        assert_eq!(
+            login.password.map(|p| p.expose_secret().to_owned()).as_deref(),
+            Some("p@ss")
+        );
+    }
 
     #[test]
     fn the_listing_header_names_the_database() {
