@@ -9,36 +9,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::input::{EntryChanges, NewEntry};
 use super::rows::{insert_draft, insert_lines, NewDraft};
 use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting};
 use super::{idempotency, queries};
 use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
-use crate::ledger::change::Change;
 use crate::ledger::money::format_amount;
 use crate::ledger::posting::{BalancedLines, Line, RawLine};
-
-/// An entry as a client asks for it.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    pub date: NaiveDate,
-    pub description: String,
-    pub reference: Option<String>,
-    pub lines: Vec<RawLine>,
-    /// Post at once rather than leave a draft.
-    pub post: bool,
-    pub idempotency_key: Option<String>,
-}
-
-/// Changes to a draft; `None` / `Keep` leaves a field alone, `lines` replace all lines.
-#[derive(Debug, Clone, Default)]
-pub struct EntryChanges {
-    pub date: Option<NaiveDate>,
-    pub description: Option<String>,
-    pub reference: Change<String>,
-    pub lines: Option<Vec<RawLine>>,
-}
 
 /// Creates a draft (and posts it when asked). With an idempotency key, a retry of the
 /// same request returns the first result.

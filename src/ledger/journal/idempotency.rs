@@ -5,7 +5,7 @@
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
-use super::commands::NewEntry;
+use super::input::NewEntry;
 use crate::entities::tenant::journal_entry as entry;
 use crate::error::{Error, Result};
 

@@ -6,18 +6,21 @@
 //! - `rows`: the one place an entry row and its lines are written;
 //! - `validation`: the checks the commands share (text, accounts, lock date);
 //! - `numbering`: fiscal years and gapless numbers;
+//! - `input`: what a client asks (a new entry, changes to a draft);
 //! - `idempotency`: keys and request hashes;
 //! - `cursor`: the listing's opaque cursor.
 
 pub mod commands;
 mod cursor;
 mod idempotency;
+mod input;
 mod numbering;
 pub mod queries;
 mod rows;
 mod validation;
 
-pub use commands::{create, delete_draft, post, reverse, update_draft, EntryChanges, NewEntry};
+pub use commands::{create, delete_draft, post, reverse, update_draft};
 pub use cursor::entry_cursor;
+pub use input::{EntryChanges, NewEntry};
 pub use numbering::{entry_number, fiscal_year};
 pub use queries::{by_id, by_ids, lines_of, list, reversals_of, totals, EntryFilter};
