@@ -423,12 +423,7 @@ impl Lifecycle {
             )
             .await;
         let old = &tenant.db_name;
-        if let Err(err) = self
-            .provisioner
-            .admin()
-            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
-            .await
-        {
+        if let Err(err) = self.drop_database(old).await {
             tracing::warn!(tenant.slug = %tenant.slug, error = %err, database = %old, "restored, but the old database could not be dropped");
         }
         operation.finish(Outcome::Done).await;
@@ -456,12 +451,26 @@ impl Lifecycle {
         .await;
         let _ = db.close().await;
         withdrawn?;
-        self.registry.set_writes_paused(tenant.id, true).await?;
+        self.mark_writes_paused(tenant, true).await
+    }
+
+    /// The registry's pause flag, announced to every instance.
+    async fn mark_writes_paused(&self, tenant: &tenants::Model, paused: bool) -> Result<()> {
+        self.registry.set_writes_paused(tenant.id, paused).await?;
         self.invalidation
             .publish(RegistryChange::Tenant {
                 slug: tenant.slug.clone(),
             })
             .await;
+        Ok(())
+    }
+
+    /// Drops a database of the tenants' server (a restore's old or abandoned one).
+    async fn drop_database(&self, name: &str) -> Result<()> {
+        self.provisioner
+            .admin()
+            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#))
+            .await?;
         Ok(())
     }
 
@@ -526,10 +535,7 @@ impl Lifecycle {
             tracing::warn!(tenant.slug = %tenant.slug, "the restore's switch committed after all; nothing to roll back");
             return Ok(());
         }
-        self.provisioner
-            .admin()
-            .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)"#))
-            .await?;
+        self.drop_database(fresh).await?;
         let Some(current) = current else {
             return Ok(());
         };
@@ -537,13 +543,7 @@ impl Lifecycle {
         let granted = ownership::set_writable(&db, &current.db_username, Access::ReadWrite).await;
         let _ = db.close().await;
         granted?;
-        self.registry.set_writes_paused(current.id, false).await?;
-        self.invalidation
-            .publish(RegistryChange::Tenant {
-                slug: current.slug.clone(),
-            })
-            .await;
-        Ok(())
+        self.mark_writes_paused(&current, false).await
     }
 
     /// Rolls back a restore whose process died: if the tenant was not switched yet, the
@@ -562,10 +562,7 @@ impl Lifecycle {
                 .as_deref()
                 .filter(|old| *old != tenant.db_name)
             {
-                self.provisioner
-                    .admin()
-                    .execute_unprepared(&format!(r#"DROP DATABASE IF EXISTS "{old}" WITH (FORCE)"#))
-                    .await?;
+                self.drop_database(old).await?;
             }
             return Ok(Outcome::Done);
         }

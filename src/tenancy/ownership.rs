@@ -17,16 +17,14 @@
 //! serialised per database with the migration lock key, so concurrent runners (and
 //! migrations) never race on the catalog.
 
-use std::str::FromStr;
-
-use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sea_orm::sqlx::{ConnectOptions as _, Executor as _};
+use sea_orm::sqlx::postgres::PgPoolOptions;
+use sea_orm::sqlx::Executor as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, SqlxPostgresConnector, TransactionTrait};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::tenancy::registry::admin_connection_to;
+use crate::tenancy::registry::{admin_connection_to, admin_options};
 use crate::tenancy::template::TEMPLATE_OWNER;
 
 /// `lock_timeout` of the ownership transaction: `ALTER DATABASE ... OWNER`, `REASSIGN
@@ -228,11 +226,7 @@ pub async fn owner_connection(
     owner: &str,
     application_name: &str,
 ) -> Result<DatabaseConnection> {
-    let options = PgConnectOptions::from_str(admin_url.expose_secret())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
-        .database(database)
-        .application_name(application_name)
-        .disable_statement_logging();
+    let options = admin_options(admin_url, database, application_name)?;
     let set_role = format!("SET ROLE {}", ident(owner));
     let pool = PgPoolOptions::new()
         .max_connections(1)

@@ -81,6 +81,16 @@ pub async fn connect_pool(
     Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
+/// The admin URL's options for `database` of the same server, without statement
+/// logging (DDL through an admin connection must never reach a log line).
+pub fn admin_options(admin_url: &SecretString, database: &str, application_name: &str) -> Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(admin_url.expose_secret())
+        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
+        .database(database)
+        .application_name(application_name)
+        .disable_statement_logging())
+}
+
 /// One admin connection to another database of the same server (the template, a new
 /// tenant database), for work that must happen inside that database.
 pub async fn admin_connection_to(
@@ -88,11 +98,7 @@ pub async fn admin_connection_to(
     database: &str,
     application_name: &str,
 ) -> Result<DatabaseConnection> {
-    let options = PgConnectOptions::from_str(admin_url.expose_secret())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("admin URL: {e}")))?
-        .database(database)
-        .application_name(application_name)
-        .disable_statement_logging();
+    let options = admin_options(admin_url, database, application_name)?;
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options)
