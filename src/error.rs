@@ -52,6 +52,9 @@ pub enum Error {
     /// `PERIOD_LOCKED`: the date is on or before the company's lock date.
     #[error("{0}")]
     PeriodLocked(String),
+    /// `FISCAL_YEAR_CLOSED`: the date falls in a closed fiscal year (wins over `PERIOD_LOCKED`).
+    #[error("{0}")]
+    FiscalYearClosed(String),
     /// `FORBIDDEN`: the token lacks the scope for this operation.
     #[error("{0}")]
     Forbidden(String),
@@ -110,6 +113,7 @@ impl Error {
             Error::Forbidden(_) => "FORBIDDEN",
             Error::UnbalancedEntry(_) => "UNBALANCED_ENTRY",
             Error::PeriodLocked(_) => "PERIOD_LOCKED",
+            Error::FiscalYearClosed(_) => "FISCAL_YEAR_CLOSED",
             Error::Timeout(_) => "TIMEOUT",
             Error::ResultTooLarge(_) => "RESULT_TOO_LARGE",
             Error::RateLimited { .. } => "RATE_LIMITED",
@@ -127,7 +131,9 @@ impl Error {
             Error::TenantUnavailable(_) | Error::TenantReadOnly(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::BadRequest { status, .. } => *status,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::UnbalancedEntry(_) | Error::PeriodLocked(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::UnbalancedEntry(_) | Error::PeriodLocked(_) | Error::FiscalYearClosed(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Error::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::ResultTooLarge(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -223,13 +229,16 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `NJ005` ([`migration::sqlstate::PERIOD_LOCKED`]) | posting on or before the lock date | `PERIOD_LOCKED` |
 /// | `NJ006` ([`migration::sqlstate::ACCOUNT_NOT_POSTABLE`]) | posting to a header or archived account | `BAD_USER_INPUT` |
 /// | `NJ007` ([`migration::sqlstate::REPORT_KEY_FROZEN`]) | an account's code, type or side once it has lines; the fiscal year start once anything is posted | `CONFLICT` |
+/// | `NJ008` ([`migration::sqlstate::FISCAL_YEAR_CLOSED`]) | posting into a closed fiscal year | `FISCAL_YEAR_CLOSED` |
+/// | `NJ009` ([`migration::sqlstate::REVERSAL_BEFORE_ORIGINAL`]) | a reversal dated before its original | `BAD_USER_INPUT` |
+/// | `NJ010` ([`migration::sqlstate::AUDIT_APPEND_ONLY`]) | an audit event changed or removed | `CONFLICT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | `42501` insufficient_privilege | a tenant's login role writing while its writes are withdrawn (a restore); the service's roles lack no other right | `TENANT_READ_ONLY` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
     use migration::sqlstate::{
-        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, REPORT_KEY_FROZEN,
-        UNBALANCED_ENTRY,
+        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, AUDIT_APPEND_ONLY, FISCAL_YEAR_CLOSED, PERIOD_LOCKED, POSTED_ENTRY_CHANGED,
+        POSTING_BYPASSED, REPORT_KEY_FROZEN, REVERSAL_BEFORE_ORIGINAL, UNBALANCED_ENTRY,
     };
     Some(match code {
         ACCOUNT_LOOP => Error::bad_input(
@@ -251,6 +260,15 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
         ACCOUNT_NOT_POSTABLE => Error::BadUserInput {
             field: None,
             message: "every line's account must be postable and not archived".into(),
+        },
+        FISCAL_YEAR_CLOSED => Error::FiscalYearClosed("the fiscal year of this date is closed".into()),
+        REVERSAL_BEFORE_ORIGINAL => Error::BadUserInput {
+            field: Some("date".into()),
+            message: "a reversal is dated on or after the entry it reverses".into(),
+        },
+        AUDIT_APPEND_ONLY => Error::Conflict {
+            field: None,
+            message: "the audit log is append-only".into(),
         },
         REPORT_KEY_FROZEN => Error::Conflict {
             field: None,
@@ -370,6 +388,9 @@ mod tests {
         assert_eq!(Error::from(refused("NJ005")).code(), "PERIOD_LOCKED");
         assert_eq!(Error::from(refused("NJ006")).code(), "BAD_USER_INPUT");
         assert_eq!(Error::from(refused("NJ007")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ008")).code(), "FISCAL_YEAR_CLOSED");
+        assert_eq!(Error::from(refused("NJ009")).code(), "BAD_USER_INPUT");
+        assert_eq!(Error::from(refused("NJ010")).code(), "CONFLICT");
         // The service's roles lack no right they need except while a tenant's writes are
         // withdrawn (a restore): a refused right is that pause.
         assert_eq!(Error::from(refused("42501")).code(), "TENANT_READ_ONLY");

@@ -9,6 +9,7 @@ mod m20261129_000002_chart_without_loops;
 mod m20261130_000001_guarded_posting;
 mod m20261130_000002_tenant_identity;
 mod m20261130_000003_frozen_report_keys;
+pub mod m20261201_000001_balances_at_scale;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -39,6 +40,14 @@ pub mod sqlstate {
     /// `account_keys_guard`), or the fiscal year start month once an entry is posted
     /// (trigger `company_fiscal_year_start_guard`).
     pub const REPORT_KEY_FROZEN: &str = "NJ007";
+    /// Posting into a fiscal year that is closed (trigger `journal_entry_number`,
+    /// checked before the lock date).
+    pub const FISCAL_YEAR_CLOSED: &str = "NJ008";
+    /// Posting a reversing entry dated before the entry it reverses (trigger
+    /// `journal_entry_number`).
+    pub const REVERSAL_BEFORE_ORIGINAL: &str = "NJ009";
+    /// Changing or removing an audit event (trigger `audit_event_guard`).
+    pub const AUDIT_APPEND_ONLY: &str = "NJ010";
 }
 
 pub struct Migrator;
@@ -54,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_guarded_posting::Migration),
             Box::new(m20261130_000002_tenant_identity::Migration),
             Box::new(m20261130_000003_frozen_report_keys::Migration),
+            Box::new(m20261201_000001_balances_at_scale::Migration),
         ]
     }
 }

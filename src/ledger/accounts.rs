@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -154,6 +154,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<accoun
         is_postable: Set(new.is_postable),
         is_archived: Set(false),
         description: Set(new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
+        role: Set(None),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
     }
@@ -267,29 +268,17 @@ pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model
     Ok(archived)
 }
 
-/// Debit and credit totals of posted entries per account, up to `as_of` (inclusive).
+/// Debit and credit totals of posted entries per account, up to `as_of` (inclusive;
+/// every posted entry when `None`), from the totals kept at posting.
 pub async fn posted_totals(
     db: &impl ConnectionTrait,
     as_of: Option<NaiveDate>,
 ) -> Result<HashMap<Uuid, (Decimal, Decimal)>> {
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"SELECT l.account_id, coalesce(sum(l.debit), 0) AS debit, coalesce(sum(l.credit), 0) AS credit
-                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
-                WHERE e.status <> 'DRAFT' AND ($1::date IS NULL OR e.date <= $1::date)
-                GROUP BY l.account_id"#,
-            [as_of.into()],
-        ))
-        .await?;
-    let mut totals = HashMap::new();
-    for row in rows {
-        let id: Uuid = row.try_get("", "account_id")?;
-        let debit: Decimal = row.try_get("", "debit")?;
-        let credit: Decimal = row.try_get("", "credit")?;
-        totals.insert(id, (debit, credit));
-    }
-    Ok(totals)
+    Ok(crate::ledger::balances::as_of(db, as_of)
+        .await?
+        .into_iter()
+        .map(|(id, t)| (id, (t.debit, t.credit)))
+        .collect())
 }
 
 /// Inserts a template's accounts (parents first, as the files are ordered).
@@ -310,6 +299,7 @@ pub async fn seed_from_template(db: &impl ConnectionTrait, template: &CoaTemplat
             is_postable: Set(a.is_postable),
             is_archived: Set(false),
             description: Set(None),
+            role: Set(None),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         });

@@ -45,6 +45,16 @@ pub struct TemplateError {
 
 pub const DEFAULT_TEMPLATE: &str = "id-sak-emkm";
 
+/// The statement language (`company.language`) a new company gets from its chart
+/// template: English for `generic`, Indonesian otherwise.
+pub fn language_of(template_key: &str) -> &'static str {
+    if template_key == "generic" {
+        "en"
+    } else {
+        "id"
+    }
+}
+
 /// The columns of a template file, in this order (`coa/README.md`).
 const HEADER: [&str; 6] = ["code", "name", "type", "normal_balance", "parent_code", "is_postable"];
 

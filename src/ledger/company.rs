@@ -21,6 +21,21 @@ pub struct CompanyChanges {
     pub lock_date: Change<NaiveDate>,
 }
 
+/// The time zone of a company without a valid one (the column's default).
+pub const DEFAULT_TIMEZONE: chrono_tz::Tz = chrono_tz::Asia::Jakarta;
+
+/// Today's date in the time zone named `timezone` (IANA); [`DEFAULT_TIMEZONE`] when the
+/// name is unknown (names are checked when they are set).
+pub fn today_in(timezone: &str) -> NaiveDate {
+    let zone: chrono_tz::Tz = timezone.parse().unwrap_or(DEFAULT_TIMEZONE);
+    Utc::now().with_timezone(&zone).date_naive()
+}
+
+/// Today in the company's time zone: the default date of every report and reversal.
+pub async fn today(db: &impl ConnectionTrait) -> Result<NaiveDate> {
+    Ok(today_in(&company(db).await?.timezone))
+}
+
 pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
     company::Entity::find()
         .one(db)
@@ -116,6 +131,15 @@ pub fn normalize_npwp(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn today_follows_the_time_zone() {
+        let utc = Utc::now().date_naive();
+        // Jakarta is UTC+7 and Honolulu UTC-10: their "today" is never before / after UTC's.
+        assert!(today_in("Asia/Jakarta") >= utc);
+        assert!(today_in("Pacific/Honolulu") <= utc);
+        assert_eq!(today_in("Not/AZone"), today_in("Asia/Jakarta"));
+    }
 
     #[test]
     fn npwp_forms() {

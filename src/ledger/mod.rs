@@ -12,6 +12,8 @@ pub fn contains_pattern(search: &str) -> String {
 
 /// The chart of accounts: listing, creating, changing, archiving, balances.
 pub mod accounts;
+/// Balances from the per-account totals the database keeps at posting; verify, rebuild.
+pub mod balances;
 /// A change to an optional field: keep, clear or set (from GraphQL's `MaybeUndefined`).
 pub mod change;
 /// Chart-of-accounts templates shipped in `coa/`, parsed once.

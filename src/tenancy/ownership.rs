@@ -38,14 +38,18 @@ pub const LOCK_TIMEOUT: &str = "30s";
 pub const SCHEMA_LOCK_KEY: i64 = 0x4e55_5341_4d49_4752;
 
 /// The writes the service makes as the login role, table by table: what a writable
-/// tenant grants beyond SELECT on every table. Nothing here for `journal_sequence`
-/// (moved only by the posting trigger) or `seaql_migrations`; no UPDATE of lines
+/// tenant grants beyond SELECT on every table. Nothing here for `journal_sequence`,
+/// `account_day_total` and `account_month_total` (moved only by the posting triggers),
+/// `fiscal_year` (written through its own functions) or `seaql_migrations`; no UPDATE of lines
 /// (a draft's lines are replaced, never edited); no DELETE of accounts or the company.
 pub const WRITES: &[(&str, &str)] = &[
     ("account", "INSERT, UPDATE"),
     ("company", "UPDATE"),
     ("journal_entry", "INSERT, UPDATE, DELETE"),
     ("journal_line", "INSERT, DELETE"),
+    // Append-only: the time is the database's, changes are refused (trigger and rights).
+    ("audit_event", "INSERT"),
+    ("idempotent_request", "INSERT"),
 ];
 
 /// Whether the login role may write ([`WRITES`]) or only read (a paused tenant, e.g.
@@ -164,6 +168,8 @@ pub fn canonical_statements(database: &str, login: &str, access: Access) -> Vec<
         format!("GRANT CONNECT ON DATABASE {db} TO {login_q}"),
         format!("GRANT USAGE ON SCHEMA public TO {login_q}"),
         format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {login_q}"),
+        // Reading a sequence's state is part of reading everything (pg_dump does).
+        format!("GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO {login_q}"),
     ]);
     sql.extend(write_statements(login, access));
     sql

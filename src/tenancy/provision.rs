@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::distributions::{Alphanumeric, DistString};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, NotSet, Set};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
@@ -462,6 +462,8 @@ async fn insert_company(db: &impl ConnectionTrait, new: &NewTenant) -> Result<()
         base_currency: Set(new.base_currency.clone()),
         fiscal_year_start_month: Set(i16::try_from(new.fiscal_year_start_month).unwrap_or(1)),
         lock_date: Set(None),
+        timezone: NotSet,
+        language: Set(crate::ledger::coa::language_of(&new.coa_template).to_owned()),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
     }

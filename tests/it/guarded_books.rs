@@ -236,8 +236,8 @@ async fn assert_login_role_cannot_rewrite(app: &TestApp, tenant: &TestTenant) {
         (
             "reverse with an entry that does not mirror it",
             format!(
-                "INSERT INTO journal_entry (id, date, description, reversal_of)
-                   VALUES ('00000000-0000-4000-8000-000000000002', '2026-06-02', 'fake reversal', '{posted}');
+                "INSERT INTO journal_entry (id, date, description, reversal_of, kind)
+                   VALUES ('00000000-0000-4000-8000-000000000002', '2026-06-02', 'fake reversal', '{posted}', 'REVERSAL');
                  INSERT INTO journal_line (id, entry_id, line_no, account_id, debit, credit) VALUES
                    (gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 1, '{kas}', 1, 0),
                    (gen_random_uuid(), '00000000-0000-4000-8000-000000000002', 2, '{modal}', 0, 1);

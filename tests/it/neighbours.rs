@@ -471,12 +471,12 @@ async fn big_books(app: &TestApp, tenant: &TestTenant) -> (String, String) {
              SELECT gen_random_uuid() AS id, g FROM generate_series(1, 40) g;
            INSERT INTO journal_entry (id, date, description, status)
              SELECT id, DATE '2026-01-01' + g, 'bulk ' || g, 'DRAFT' FROM bulk;
-           INSERT INTO journal_line (id, entry_id, line_no, account_id, debit, credit, memo)
+           INSERT INTO journal_line (id, entry_id, line_no, account_id, debit, credit, memo, entry_date)
              SELECT gen_random_uuid(), b.id, n,
                     CASE WHEN n % 2 = 0 THEN '{kas}'::uuid ELSE '{modal}'::uuid END,
                     CASE WHEN n % 2 = 0 THEN 1.25 ELSE 0 END,
                     CASE WHEN n % 2 = 1 THEN 1.25 ELSE 0 END,
-                    'line ' || n
+                    'line ' || n, DATE '2026-01-01' + b.g
                FROM bulk b, generate_series(1, 5000) n;
            SET session_replication_role = DEFAULT;
            ANALYZE journal_entry; ANALYZE journal_line;"#

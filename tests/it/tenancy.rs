@@ -648,7 +648,7 @@ async fn tenant_connections_carry_application_name_and_statement_timeout() {
                CREATE VIEW company AS
                  SELECT id, name, current_setting('statement_timeout') AS legal_name,
                         current_setting('application_name') AS tax_id, base_currency,
-                        fiscal_year_start_month, lock_date, created_at, updated_at
+                        fiscal_year_start_month, lock_date, created_at, updated_at, timezone, language
                  FROM company_data;
                GRANT SELECT ON company TO "{}";"#,
             row.db_username

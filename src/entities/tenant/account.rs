@@ -52,6 +52,69 @@ impl NormalBalance {
     }
 }
 
+/// Where an account sits in the financial statements (API.md `AccountRole`). Stored in
+/// `account.role` (text with a CHECK listing the same names,
+/// `migration::m20261201_000001_balances_at_scale::ACCOUNT_ROLES`); an account without
+/// one takes its parent's, else a default by its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+pub enum AccountRole {
+    #[sea_orm(string_value = "CASH")]
+    Cash,
+    #[sea_orm(string_value = "BANK")]
+    Bank,
+    #[sea_orm(string_value = "RECEIVABLE")]
+    Receivable,
+    #[sea_orm(string_value = "INVENTORY")]
+    Inventory,
+    #[sea_orm(string_value = "PREPAID_TAX")]
+    PrepaidTax,
+    #[sea_orm(string_value = "VAT_INPUT")]
+    VatInput,
+    #[sea_orm(string_value = "OTHER_CURRENT_ASSET")]
+    OtherCurrentAsset,
+    #[sea_orm(string_value = "FIXED_ASSET")]
+    FixedAsset,
+    #[sea_orm(string_value = "ACCUMULATED_DEPRECIATION")]
+    AccumulatedDepreciation,
+    #[sea_orm(string_value = "OTHER_NON_CURRENT_ASSET")]
+    OtherNonCurrentAsset,
+    #[sea_orm(string_value = "PAYABLE")]
+    Payable,
+    #[sea_orm(string_value = "TAX_PAYABLE")]
+    TaxPayable,
+    #[sea_orm(string_value = "VAT_OUTPUT")]
+    VatOutput,
+    #[sea_orm(string_value = "OTHER_CURRENT_LIABILITY")]
+    OtherCurrentLiability,
+    #[sea_orm(string_value = "NON_CURRENT_LIABILITY")]
+    NonCurrentLiability,
+    #[sea_orm(string_value = "CAPITAL")]
+    Capital,
+    #[sea_orm(string_value = "RETAINED_EARNINGS")]
+    RetainedEarnings,
+    #[sea_orm(string_value = "CURRENT_YEAR_EARNINGS")]
+    CurrentYearEarnings,
+    #[sea_orm(string_value = "DRAWINGS")]
+    Drawings,
+    #[sea_orm(string_value = "OPENING_BALANCE_EQUITY")]
+    OpeningBalanceEquity,
+    #[sea_orm(string_value = "REVENUE")]
+    Revenue,
+    #[sea_orm(string_value = "SALES_RETURNS")]
+    SalesReturns,
+    #[sea_orm(string_value = "COST_OF_SALES")]
+    CostOfSales,
+    #[sea_orm(string_value = "OPERATING_EXPENSE")]
+    OperatingExpense,
+    #[sea_orm(string_value = "OTHER_INCOME")]
+    OtherIncome,
+    #[sea_orm(string_value = "OTHER_EXPENSE")]
+    OtherExpense,
+    #[sea_orm(string_value = "INCOME_TAX_EXPENSE")]
+    IncomeTaxExpense,
+}
+
 /// An account of the chart.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "account")]
@@ -67,6 +130,7 @@ pub struct Model {
     pub is_postable: bool,
     pub is_archived: bool,
     pub description: Option<String>,
+    pub role: Option<AccountRole>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

@@ -13,6 +13,10 @@ pub struct Model {
     pub base_currency: String,
     pub fiscal_year_start_month: i16,
     pub lock_date: Option<Date>,
+    /// IANA time zone name: "today" and every default date are in it.
+    pub timezone: String,
+    /// `id` or `en`: the language of statement labels.
+    pub language: String,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

@@ -16,6 +16,22 @@ pub enum EntryStatus {
     Reversed,
 }
 
+/// What an entry is for: ordinary bookkeeping, opening balances, the closing of a
+/// fiscal year, or the reversal of another entry (exactly when `reversal_of` is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, async_graphql::Enum)]
+#[sea_orm(rs_type = "String", db_type = "Text")]
+#[graphql(name = "JournalEntryKind")]
+pub enum EntryKind {
+    #[sea_orm(string_value = "REGULAR")]
+    Regular,
+    #[sea_orm(string_value = "OPENING")]
+    Opening,
+    #[sea_orm(string_value = "CLOSING")]
+    Closing,
+    #[sea_orm(string_value = "REVERSAL")]
+    Reversal,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "journal_entry")]
 pub struct Model {
@@ -36,6 +52,14 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub posted_at: Option<DateTimeWithTimeZone>,
+    pub kind: EntryKind,
+    /// The API token that created the entry (`None` with the name "system").
+    pub created_by_token_id: Option<Uuid>,
+    pub created_by_name: Option<String>,
+    pub posted_by_token_id: Option<Uuid>,
+    pub posted_by_name: Option<String>,
+    /// An imported entry's number in its old books.
+    pub source_number: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

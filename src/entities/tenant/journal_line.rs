@@ -11,6 +11,8 @@ pub struct Model {
     pub debit: Decimal,
     pub credit: Decimal,
     pub memo: Option<String>,
+    /// The entry's date, kept by the database (trigger `journal_line_guard`).
+    pub entry_date: Date,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

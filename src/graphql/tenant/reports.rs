@@ -102,13 +102,17 @@ pub struct ReportsQuery;
 
 #[Object]
 impl ReportsQuery {
-    /// Balances of postable accounts from posted entries up to `asOf` (default: today, UTC).
+    /// Balances of postable accounts from posted entries up to `asOf` (default: today in the
+    /// company's time zone).
     /// Costs 200 toward the complexity limit (it reads every posted line), plus its
     /// selection counted as an unpaged list: `rows` has one item per account.
     #[graphql(complexity = "200 + crate::graphql::pagination::list_cost(child_complexity)")]
     async fn trial_balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<TrialBalance> {
         let db = tenant_db(ctx)?;
-        let as_of = as_of.map(|d| d.0).unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let as_of = match as_of {
+            Some(date) => date.0,
+            None => crate::ledger::company::today(&db.conn).await?,
+        };
         let rows = reports::trial_balance(&db.conn, Some(as_of)).await?;
         let (debit, credit) = rows
             .iter()

@@ -140,7 +140,10 @@ pub async fn reverse(
             ))
         }
     }
-    let date = date.unwrap_or_else(|| Utc::now().date_naive());
+    let date = match date {
+        Some(date) => date,
+        None => crate::ledger::company::today(&txn).await?,
+    };
     let description = description.unwrap_or_else(|| {
         format!(
             "Pembalikan {}: {}",

@@ -81,6 +81,12 @@ mod tests {
             created_at: now.into(),
             updated_at: now.into(),
             posted_at: None,
+            kind: crate::entities::tenant::journal_entry::EntryKind::Regular,
+            created_by_token_id: None,
+            created_by_name: None,
+            posted_by_token_id: None,
+            posted_by_name: None,
+            source_number: None,
         };
         let cursor = EntryCursor::parse(&entry_cursor(&e)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(

@@ -2,10 +2,10 @@
 //! reversal both start from one) and lines in chunks.
 
 use chrono::{NaiveDate, Utc};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, NotSet, Set};
 use uuid::Uuid;
 
-use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
+use crate::entities::tenant::journal_entry::{self as entry, EntryKind, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::Result;
 use crate::ledger::posting::Line;
@@ -44,6 +44,16 @@ pub(super) async fn insert_draft(db: &impl ConnectionTrait, draft: NewDraft) -> 
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
         posted_at: Set(None),
+        kind: Set(if draft.reversal_of.is_some() {
+            EntryKind::Reversal
+        } else {
+            EntryKind::Regular
+        }),
+        created_by_token_id: Set(None),
+        created_by_name: Set(None),
+        posted_by_token_id: Set(None),
+        posted_by_name: Set(None),
+        source_number: Set(None),
     }
     .insert(db)
     .await
@@ -62,6 +72,8 @@ pub(super) async fn insert_lines(db: &impl ConnectionTrait, entry_id: Uuid, line
             debit: Set(l.debit),
             credit: Set(l.credit),
             memo: Set(l.memo.clone()),
+            // Set by the database from the entry (trigger `journal_line_guard`).
+            entry_date: NotSet,
         })
         .collect();
     for chunk in rows.chunks(LINES_PER_INSERT) {

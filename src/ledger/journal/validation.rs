@@ -109,6 +109,8 @@ mod tests {
             base_currency: "IDR".into(),
             fiscal_year_start_month: 1,
             lock_date: Some(day(31)),
+            timezone: "Asia/Jakarta".into(),
+            language: "id".into(),
             created_at: now.into(),
             updated_at: now.into(),
         };
