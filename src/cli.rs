@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         action: TenantCommand,
     },
+    /// Check what the service keeps against what it is kept from.
+    Verify {
+        #[command(subcommand)]
+        target: VerifyTarget,
+    },
     /// Print the GraphQL schema (SDL) of the tenant API, or of the admin API.
     Schema {
         #[arg(long)]
@@ -61,6 +66,24 @@ pub enum MigrateTarget {
         /// Show what would be migrated, change nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerifyTarget {
+    /// Recompute every tenant's per-account totals from its posted lines and report any
+    /// difference (exit status 1 if one remains).
+    Books {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Rebuild differing totals from the lines (after a restore or a bulk load made
+        /// with triggers off).
+        #[arg(long)]
+        repair: bool,
+        /// Tenants checked at the same time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
     },
 }
 
@@ -203,7 +226,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant { action } => tenant_command(action).await,
+        Command::Verify {
+            target:
+                VerifyTarget::Books {
+                    tenant,
+                    repair,
+                    concurrency,
+                },
+        } => verify_books(tenant, repair, concurrency).await,
     }
+}
+
+async fn verify_books(tenant: Option<String>, repair: bool, concurrency: usize) -> anyhow::Result<()> {
+    let prepared = prepare(&Settings::from_env()?).await?;
+    let services = Services::connect(&prepared.config).await?;
+    let only = tenant.as_deref().map(parse_slug).transpose()?;
+    let reports = crate::tenancy::books_check::check_fleet(
+        &services.registry,
+        services.lifecycle.provisioner().admin_url(),
+        only.as_ref(),
+        repair,
+        concurrency,
+        |report| println!("{report}"),
+    )
+    .await?;
+    let wrong = reports.iter().filter(|r| !r.is_ok()).count();
+    println!(
+        "{} tenants checked, {} consistent or repaired, {wrong} with differences or failures",
+        reports.len(),
+        reports.len() - wrong
+    );
+    if wrong > 0 {
+        anyhow::bail!("{wrong} tenants' totals do not equal their lines");
+    }
+    Ok(())
 }
 
 async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {

@@ -515,6 +515,14 @@ impl Lifecycle {
             }
             check_backup_belongs(tenant, listing, identity::read(&as_owner).await?, *allow_other_tenant)?;
             identity::overwrite(&as_owner, tenant.id, &tenant.slug).await?;
+            // The kept totals are rebuilt from the restored lines (a dump may come from a
+            // database whose totals were wrong, or from before they existed) and checked.
+            crate::ledger::balances::rebuild(&as_owner).await?;
+            if !crate::ledger::balances::verify(&as_owner).await?.is_empty() {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "restored totals differ from the lines after a rebuild"
+                )));
+            }
             verify_restored(&as_owner).await
         }
         .await;

@@ -3,6 +3,8 @@
 
 /// Per-tenant backup and restore with pg_dump / pg_restore.
 pub mod backup;
+/// `verify books`: the kept totals recomputed from the lines, and rebuilt on request.
+pub mod books_check;
 /// LRU-bounded map of tenant pools: the only way to reach a tenant database.
 pub mod connections;
 /// Connecting to a tenant database as its own role.

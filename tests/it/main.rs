@@ -7,6 +7,7 @@
 
 mod common;
 
+mod balances;
 mod books;
 mod budgets;
 mod embedded;

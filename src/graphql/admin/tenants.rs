@@ -130,6 +130,43 @@ impl TenantsQuery {
         };
         Ok(admin.registry.tenant_by_slug(&slug).await?.map(Tenant::from))
     }
+
+    /// Recomputes the tenant's per-account totals from its posted lines and reports any
+    /// difference (there should never be one). Reads every posted line of the tenant:
+    /// an operator's check, one tenant per call. `nusa-journal verify books --repair`
+    /// rebuilds them.
+    async fn verify_books(&self, ctx: &Context<'_>, slug: String) -> async_graphql::Result<BooksCheck> {
+        use crate::tenancy::books_check::{check_tenant, BooksOutcome};
+        let admin = services(ctx)?;
+        let tenant = admin.lifecycle.existing(&parse_slug(&slug)?).await?;
+        let report = check_tenant(admin.lifecycle.provisioner().admin_url(), &tenant, false).await;
+        let differences = match &report.outcome {
+            BooksOutcome::Consistent | BooksOutcome::Repaired { .. } => 0,
+            BooksOutcome::Differs { count, .. } => *count,
+            BooksOutcome::Failed(why) => {
+                tracing::error!(slug = %tenant.slug, error = %why, "verify books failed");
+                return Err(Error::Internal(anyhow::anyhow!("verify books failed for {}", tenant.slug)).into());
+            }
+        };
+        Ok(BooksCheck {
+            slug: tenant.slug,
+            consistent: differences == 0,
+            differences: i32::try_from(differences).unwrap_or(i32::MAX),
+            report: report.to_string(),
+        })
+    }
+}
+
+/// What `verifyBooks` found.
+#[derive(SimpleObject)]
+pub struct BooksCheck {
+    pub slug: String,
+    /// The kept totals equal the totals recomputed from the lines.
+    pub consistent: bool,
+    /// How many (account, day or month) totals differ.
+    pub differences: i32,
+    /// A readable report: the first differences, by account and period.
+    pub report: String,
 }
 
 #[derive(Default)]
