@@ -13,9 +13,7 @@ use crate::entities::tenant::account;
 use crate::error::{Error, Result};
 use crate::ledger::accounts::all;
 use crate::ledger::balances::{self, AccountTotals, Totals};
-use crate::ledger::statements::{
-    self, BalanceSheetColumn, FinancialStatement, Language, PeriodColumn, Periodicity,
-};
+use crate::ledger::statements::{self, BalanceSheetColumn, FinancialStatement, Language, PeriodColumn, Periodicity};
 
 /// One account's line in the trial balance: its net balance on the debit or credit side.
 #[derive(Debug, Clone)]

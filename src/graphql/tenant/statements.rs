@@ -179,7 +179,14 @@ mod tests {
         let most = income_statement_cost(
             &d(2024, 1, 1),
             &d(2026, 12, 31),
-            &Some((0..9).map(|_| PeriodInput { from: d(2025, 1, 1), to: d(2025, 2, 1) }).collect()),
+            &Some(
+                (0..9)
+                    .map(|_| PeriodInput {
+                        from: d(2025, 1, 1),
+                        to: d(2025, 2, 1),
+                    })
+                    .collect(),
+            ),
             Some(Periodicity::Month),
             0,
         );
