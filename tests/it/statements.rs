@@ -812,6 +812,37 @@ async fn hostile_statement_arguments_are_refused() {
     .await;
     refused(&body, "from");
 
+    // The ends of the calendar are answered, not failed.
+    let body = send(
+        BALANCE_SHEET.into(),
+        json!({ "asOf": "0001-01-01", "cmp": ["9999-12-31"] }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let body = send(
+        INCOME_STATEMENT.into(),
+        json!({ "from": "0001-01-01", "to": "9999-12-31", "p": "YEAR" }),
+    )
+    .await;
+    refused(&body, "periodicity");
+    let body = send(
+        INCOME_STATEMENT.into(),
+        json!({ "from": "0001-01-01", "to": "9999-12-31", "cmp": [{ "from": "9999-12-31", "to": "9999-12-31" }] }),
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    // Without `asOf`: today in the company's time zone (Asia/Jakarta by default).
+    let before = nusa_journal::ledger::company::today_in("Asia/Jakarta");
+    let body = send("{ balanceSheet { columns { to } } }".into(), json!({})).await;
+    let after = nusa_journal::ledger::company::today_in("Asia/Jakarta");
+    let to = body["data"]["balanceSheet"]["columns"][0]["to"]
+        .as_str()
+        .expect("a date");
+    assert!(
+        [before.to_string(), after.to_string()].iter().any(|d| d == to),
+        "{body}"
+    );
+
     // The most a statement may have: 36 columns, all zero on empty books.
     let body = send(
         INCOME_STATEMENT.into(),
