@@ -27,8 +27,8 @@ pub struct TrialBalanceRow {
 
 /// An account's balance the day before `from`, its posted debits and credits from `from`
 /// to the trial balance's date, and the balance they lead to. Balances are signed in the
-/// account's normal direction (like `Account.balance`): opening + (debit - credit),
-/// signed, = closing.
+/// account's normal direction (like `Account.balance`): closing = opening + the
+/// movement (debit - credit) signed the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Movement {
     pub opening: Decimal,
