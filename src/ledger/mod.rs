@@ -30,6 +30,8 @@ pub mod paging;
 pub mod posting;
 /// Trial balance and general ledger.
 pub mod reports;
+/// Balance sheet and income statement from the chart and account totals (no SQL).
+pub mod statements;
 
 #[cfg(test)]
 mod tests {

@@ -33,16 +33,27 @@ pub fn parse_amount(raw: &str) -> Result<Decimal, String> {
     Ok(if negative { -value } else { value })
 }
 
-/// The API's text form: always two decimals, e.g. `"1500000.00"`.
+/// The API's text form: always two decimals, e.g. `"1500000.00"`; zero is never
+/// `"-0.00"` (a negated zero keeps its sign in `rust_decimal`).
 pub fn format_amount(value: Decimal) -> String {
     let mut rounded = value.round_dp(2);
     rounded.rescale(2);
+    if rounded.is_zero() {
+        rounded.set_sign_positive(true);
+    }
     rounded.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_has_no_sign() {
+        assert_eq!(format_amount(-Decimal::ZERO), "0.00");
+        assert_eq!(format_amount(-Decimal::new(1, 3)), "0.00", "rounds to zero");
+        assert_eq!(format_amount(-Decimal::new(1, 2)), "-0.01");
+    }
 
     #[test]
     fn strict_parsing() {

@@ -20,4 +20,5 @@ mod operability;
 mod operations;
 mod restores;
 mod schema;
+mod statements;
 mod tenancy;

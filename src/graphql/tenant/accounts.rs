@@ -3,7 +3,7 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
 use super::{parse_id, tenant_db};
-use crate::entities::tenant::account::{self as entity, AccountType, NormalBalance};
+use crate::entities::tenant::account::{self as entity, AccountRole, AccountType, NormalBalance};
 use crate::error::Error;
 use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
@@ -70,6 +70,12 @@ impl Account {
 
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+
+    /// Where the account sits in the financial statements, as set on it. Without one it
+    /// takes its nearest ancestor's, else a default by its type.
+    async fn role(&self) -> Option<AccountRole> {
+        self.0.role
     }
 
     /// Signed in the account's normal direction, posted entries only; a header account

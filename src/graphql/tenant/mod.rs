@@ -7,6 +7,7 @@ pub mod cache;
 mod company;
 mod journal;
 mod reports;
+mod statements;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ pub struct TenantQuery(
     accounts::AccountsQuery,
     journal::JournalQuery,
     reports::ReportsQuery,
+    statements::StatementsQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -19,16 +19,28 @@ use crate::ledger::reports;
 #[derive(SimpleObject)]
 pub struct TrialBalance {
     pub as_of: Date,
+    /// The start of the movements, when asked for.
+    pub from: Option<Date>,
     pub rows: Vec<TrialBalanceRow>,
     pub total_debit: DecimalText,
     pub total_credit: DecimalText,
 }
 
+/// An account's balance as of the date; with `from`, also where it came from (null
+/// without). Balances are signed in the account's normal direction: closingBalance is
+/// openingBalance + movementDebit - movementCredit for a debit-normal account,
+/// openingBalance + movementCredit - movementDebit for a credit-normal one.
 #[derive(SimpleObject)]
 pub struct TrialBalanceRow {
     pub account: Account,
     pub debit: DecimalText,
     pub credit: DecimalText,
+    /// The balance the day before `from`, in the account's normal direction.
+    pub opening_balance: Option<DecimalText>,
+    pub movement_debit: Option<DecimalText>,
+    pub movement_credit: Option<DecimalText>,
+    /// The balance as of the date, in the account's normal direction.
+    pub closing_balance: Option<DecimalText>,
 }
 
 pub struct LedgerLine(reports::LedgerRow);
@@ -103,28 +115,40 @@ pub struct ReportsQuery;
 #[Object]
 impl ReportsQuery {
     /// Balances of postable accounts from posted entries up to `asOf` (default: today in the
-    /// company's time zone).
-    /// Costs 200 toward the complexity limit (it reads every posted line), plus its
-    /// selection counted as an unpaged list: `rows` has one item per account.
+    /// company's time zone). With `from` (on or before `asOf`), each row also has its
+    /// opening balance (the day before `from`), its movements from `from` to `asOf` and
+    /// its closing balance, and accounts that moved but end at zero are rows too.
+    /// Costs 200 toward the complexity limit, plus its selection counted as an unpaged
+    /// list: `rows` has one item per account.
     #[graphql(complexity = "200 + crate::graphql::pagination::list_cost(child_complexity)")]
-    async fn trial_balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<TrialBalance> {
+    async fn trial_balance(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<Date>,
+        from: Option<Date>,
+    ) -> async_graphql::Result<TrialBalance> {
         let db = tenant_db(ctx)?;
         let as_of = match as_of {
             Some(date) => date.0,
             None => crate::ledger::company::today(&db.conn).await?,
         };
-        let rows = reports::trial_balance(&db.conn, Some(as_of)).await?;
+        let rows = reports::trial_balance(&db.conn, as_of, from.as_ref().map(|d| d.0)).await?;
         let (debit, credit) = rows
             .iter()
             .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), r| (d + r.debit, c + r.credit));
         Ok(TrialBalance {
             as_of: Date(as_of),
+            from,
             rows: rows
                 .into_iter()
                 .map(|r| TrialBalanceRow {
                     account: Account(r.account),
                     debit: r.debit.into(),
                     credit: r.credit.into(),
+                    opening_balance: r.movement.map(|m| m.opening.into()),
+                    movement_debit: r.movement.map(|m| m.debit.into()),
+                    movement_credit: r.movement.map(|m| m.credit.into()),
+                    closing_balance: r.movement.map(|m| m.closing.into()),
                 })
                 .collect(),
             total_debit: debit.into(),
