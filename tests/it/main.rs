@@ -7,6 +7,7 @@
 
 mod common;
 
+mod book_fixes;
 mod books;
 mod budgets;
 mod embedded;

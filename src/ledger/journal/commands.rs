@@ -82,6 +82,12 @@ pub async fn post(db: &DatabaseConnection, id: Uuid, idempotency_key: Option<&st
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
+        // A concurrent request with this key may have posted it while this one waited
+        // for the entry's lock: then this is its retry.
+        drop(txn);
+        if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+            return Ok(first);
+        }
         return Err(Error::conflict("id", "the entry is already posted"));
     }
     let posted = post_in(&txn, current).await?;
@@ -183,7 +189,14 @@ pub async fn reverse(
     let original = lock_entry(&txn, id).await?;
     match original.status {
         EntryStatus::Posted => {}
-        EntryStatus::Reversed => return Err(Error::conflict("id", "the entry is already reversed")),
+        EntryStatus::Reversed => {
+            // As in `post`: a concurrent request with this key may have reversed it.
+            drop(txn);
+            if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+                return Ok(first);
+            }
+            return Err(Error::conflict("id", "the entry is already reversed"));
+        }
         EntryStatus::Draft => {
             return Err(Error::conflict(
                 "id",
