@@ -255,9 +255,18 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         row.name = Set(check_name(name)?);
     }
     let keys = change_keys(db, &current, &changes).await?;
-    row.code = Set(keys.code.clone());
-    row.account_type = Set(keys.account_type);
-    row.normal_balance = Set(keys.normal_balance);
+    // Only what changes is written: updating the unique `code` column, even to itself,
+    // takes a stronger row lock (FOR UPDATE, not FOR NO KEY UPDATE) that would make
+    // concurrent moves in the chart deadlock on the loop check's locks.
+    if keys.code != current.code {
+        row.code = Set(keys.code.clone());
+    }
+    if keys.account_type != current.account_type {
+        row.account_type = Set(keys.account_type);
+    }
+    if keys.normal_balance != current.normal_balance {
+        row.normal_balance = Set(keys.normal_balance);
+    }
     match changes.parent_id {
         Change::Keep => {
             if let Some(parent_id) = current.parent_id.filter(|_| keys.account_type != current.account_type) {
@@ -312,7 +321,9 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         keys.account_type,
         changes.is_postable.unwrap_or(current.is_postable),
     )?;
-    row.role = Set(role);
+    if role != current.role {
+        row.role = Set(role);
+    }
     row.updated_at = Set(Utc::now().into());
     row.update(db).await.map_err(|err| {
         if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
