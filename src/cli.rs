@@ -119,11 +119,15 @@ pub enum TenantCommand {
     Show { slug: String },
     /// Soft delete: DELETED, tokens revoked, pools closed, data kept.
     Delete { slug: String },
-    /// Drop the database and role of a DELETED tenant (needs a backup taken after the delete, or --force).
+    /// Drop the database and role of a DELETED tenant (needs a backup taken after the delete, or --force;
+    /// books with posted entries from the last 10 years need --force and --reason).
     Purge {
         slug: String,
         #[arg(long)]
         force: bool,
+        /// Why books still within the 10-year retention period may go (recorded).
+        #[arg(long)]
+        reason: Option<String>,
     },
     /// Dump the tenant's database (pg_dump custom format).
     Backup {
@@ -351,8 +355,8 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             let tenant = lifecycle.delete(&parse_slug(&slug)?).await?;
             println!("deleted {} (data kept; `tenant purge` drops it)", tenant.slug);
         }
-        TenantCommand::Purge { slug, force } => {
-            lifecycle.purge(&parse_slug(&slug)?, force).await?;
+        TenantCommand::Purge { slug, force, reason } => {
+            lifecycle.purge(&parse_slug(&slug)?, force, reason.as_deref()).await?;
             println!("purged {slug}");
         }
         TenantCommand::Backup { slug, out } => {

@@ -10,6 +10,7 @@ mod m20261130_000001_guarded_posting;
 mod m20261130_000002_tenant_identity;
 mod m20261130_000003_frozen_report_keys;
 pub mod m20261201_000001_balances_at_scale;
+pub mod m20261201_000003_template_roles;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_tenant_identity::Migration),
             Box::new(m20261130_000003_frozen_report_keys::Migration),
             Box::new(m20261201_000001_balances_at_scale::Migration),
+            Box::new(m20261201_000003_template_roles::Migration),
         ]
     }
 }

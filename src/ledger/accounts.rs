@@ -7,12 +7,12 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
-use crate::entities::tenant::account::{self, AccountType, NormalBalance};
+use crate::entities::tenant::account::{self, AccountRole, AccountType, NormalBalance};
 use crate::error::{Error, Result};
 use crate::ledger::change::Change;
 use crate::ledger::coa::CoaTemplate;
@@ -103,6 +103,49 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
+/// The account type a role belongs to: a role places an account inside its type's part
+/// of the statements (SALES_RETURNS and OTHER_INCOME are revenue, a contra revenue and
+/// income outside operations; ACCUMULATED_DEPRECIATION is a contra asset).
+pub fn role_type(role: AccountRole) -> AccountType {
+    use AccountRole::*;
+    match role {
+        Cash
+        | Bank
+        | Receivable
+        | Inventory
+        | PrepaidTax
+        | VatInput
+        | OtherCurrentAsset
+        | FixedAsset
+        | AccumulatedDepreciation
+        | OtherNonCurrentAsset => AccountType::Asset,
+        Payable | TaxPayable | VatOutput | OtherCurrentLiability | NonCurrentLiability => AccountType::Liability,
+        Capital | RetainedEarnings | CurrentYearEarnings | Drawings | OpeningBalanceEquity => AccountType::Equity,
+        Revenue | SalesReturns | OtherIncome => AccountType::Revenue,
+        CostOfSales | OperatingExpense | OtherExpense | IncomeTaxExpense => AccountType::Expense,
+    }
+}
+
+/// A role fits the account's type; CURRENT_YEAR_EARNINGS only on an account that takes
+/// no postings (the statements compute that amount; postings there would count the
+/// year's profit twice).
+fn check_role(role: Option<AccountRole>, account_type: AccountType, is_postable: bool) -> Result<()> {
+    let Some(role) = role else { return Ok(()) };
+    if role_type(role) != account_type {
+        return Err(Error::bad_input(
+            "input.role",
+            format!("this role is for {} accounts", role_type(role).to_value()),
+        ));
+    }
+    if role == AccountRole::CurrentYearEarnings && is_postable {
+        return Err(Error::bad_input(
+            "input.role",
+            "current-year earnings are computed by the statements: that account is not postable",
+        ));
+    }
+    Ok(())
+}
+
 pub struct NewAccount {
     pub code: String,
     pub name: String,
@@ -112,6 +155,8 @@ pub struct NewAccount {
     pub description: Option<String>,
     /// The type's usual side when not given ([`AccountType::usual_normal_balance`]).
     pub normal_balance: Option<NormalBalance>,
+    /// Where it sits in the statements; without one it takes its parent's.
+    pub role: Option<AccountRole>,
 }
 
 /// A parent must exist, be a header (not postable) and have the same type.
@@ -138,6 +183,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<accoun
     let code = new.code.trim().to_owned();
     check_code(&code)?;
     let name = check_name(&new.name)?;
+    check_role(new.role, new.account_type, new.is_postable)?;
     if let Some(parent_id) = new.parent_id {
         check_parent(db, parent_id, new.account_type).await?;
     }
@@ -154,7 +200,7 @@ pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<accoun
         is_postable: Set(new.is_postable),
         is_archived: Set(false),
         description: Set(new.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())),
-        role: Set(None),
+        role: Set(new.role),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
     }
@@ -174,6 +220,13 @@ pub struct AccountChanges {
     pub parent_id: Change<Uuid>,
     pub description: Change<String>,
     pub is_postable: Option<bool>,
+    pub role: Change<AccountRole>,
+    /// Code, type and side change only while the account has no journal line at all
+    /// (the statements place and sign its lines by them; the database refuses too).
+    pub code: Option<String>,
+    pub account_type: Option<AccountType>,
+    /// When the type changes and no side is given, the new type's usual side.
+    pub normal_balance: Option<NormalBalance>,
 }
 
 async fn has_lines(db: &impl ConnectionTrait, id: Uuid) -> Result<bool> {
@@ -198,14 +251,33 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
     let mut row: account::ActiveModel = current.clone().into();
-    if let Some(name) = changes.name {
-        row.name = Set(check_name(&name)?);
+    if let Some(name) = &changes.name {
+        row.name = Set(check_name(name)?);
+    }
+    let keys = change_keys(db, &current, &changes).await?;
+    // Only what changes is written: updating the unique `code` column, even to itself,
+    // takes a stronger row lock (FOR UPDATE, not FOR NO KEY UPDATE) that would make
+    // concurrent moves in the chart deadlock on the loop check's locks.
+    if keys.code != current.code {
+        row.code = Set(keys.code.clone());
+    }
+    if keys.account_type != current.account_type {
+        row.account_type = Set(keys.account_type);
+    }
+    if keys.normal_balance != current.normal_balance {
+        row.normal_balance = Set(keys.normal_balance);
     }
     match changes.parent_id {
-        Change::Keep => {}
+        Change::Keep => {
+            if let Some(parent_id) = current.parent_id.filter(|_| keys.account_type != current.account_type) {
+                check_parent(db, parent_id, keys.account_type)
+                    .await
+                    .map_err(|_| Error::bad_input("input.type", "an account has its parent's type"))?;
+            }
+        }
         Change::Clear => row.parent_id = Set(None),
         Change::Set(parent_id) => {
-            check_parent(db, parent_id, current.account_type).await?;
+            check_parent(db, parent_id, keys.account_type).await?;
             // Walk up from the new parent: meeting this account would make a cycle. (The
             // database checks it again under a lock, against concurrent moves; the walk
             // stops at an account seen twice, should a loop ever have been stored.)
@@ -243,8 +315,91 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         }
         row.is_postable = Set(postable);
     }
+    let role = changes.role.apply(current.role);
+    check_role(
+        role,
+        keys.account_type,
+        changes.is_postable.unwrap_or(current.is_postable),
+    )?;
+    if role != current.role {
+        row.role = Set(role);
+    }
     row.updated_at = Set(Utc::now().into());
-    Ok(row.update(db).await?)
+    row.update(db).await.map_err(|err| {
+        if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+            return Error::conflict("input.code", format!("an account with code '{}' exists", keys.code));
+        }
+        match crate::error::sqlstate(&err).as_deref() {
+            // Lines arrived since the check above (the database looks again under the row lock).
+            Some(migration::sqlstate::REPORT_KEY_FROZEN) => key_frozen(&keys.field),
+            _ => err.into(),
+        }
+    })
+}
+
+/// An account's code, type and side after an update, and the input field of the first
+/// one that changes.
+struct Keys {
+    code: String,
+    account_type: AccountType,
+    normal_balance: NormalBalance,
+    field: String,
+}
+
+fn key_frozen(field: &str) -> Error {
+    Error::conflict(
+        field,
+        "the account has journal lines: its code, type and normal balance are kept",
+    )
+}
+
+/// Checks the new code, type and side: each may change only while the account has no
+/// journal line, draft or posted; a new type fits the account's children (it has none
+/// of another type) and takes its usual side unless one is given.
+async fn change_keys(db: &impl ConnectionTrait, current: &account::Model, changes: &AccountChanges) -> Result<Keys> {
+    let code = match &changes.code {
+        Some(code) => {
+            let code = code.trim().to_owned();
+            check_code(&code)?;
+            code
+        }
+        None => current.code.clone(),
+    };
+    let account_type = changes.account_type.unwrap_or(current.account_type);
+    let normal_balance = match (changes.normal_balance, changes.account_type) {
+        (Some(side), _) => side,
+        (None, Some(t)) if t != current.account_type => t.usual_normal_balance(),
+        (None, _) => current.normal_balance,
+    };
+    let field = if code != current.code {
+        "input.code"
+    } else if account_type != current.account_type {
+        "input.type"
+    } else if normal_balance != current.normal_balance {
+        "input.normalBalance"
+    } else {
+        return Ok(Keys {
+            code,
+            account_type,
+            normal_balance,
+            field: String::new(),
+        });
+    };
+    if has_lines(db, current.id).await? {
+        return Err(key_frozen(field));
+    }
+    if account_type != current.account_type && has_children(db, current.id, false).await? {
+        return Err(Error::bad_input(
+            "input.type",
+            "an account with children keeps its type (they share it)",
+        ));
+    }
+    Ok(Keys {
+        code,
+        account_type,
+        normal_balance,
+        field: field.to_owned(),
+    })
 }
 
 /// Archived accounts take no new lines and leave default listings; history stays.
@@ -260,12 +415,49 @@ pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model
     if has_children(&txn, id, true).await? {
         return Err(Error::bad_input("id", "archive the account's children first"));
     }
+    // Every posted entry, future-dated ones too: an archived account takes no new lines,
+    // so a balance left on it could never be cleared. (Postings in flight hold the row
+    // shared: the balance read after the lock includes them.)
+    let totals = crate::ledger::balances::as_of(&txn, None).await?;
+    let net = totals.get(&id).map(|t| t.net_debit()).unwrap_or_default();
+    if !net.is_zero() {
+        return Err(Error::conflict(
+            "id",
+            format!(
+                "the account's balance is {}: move it to another account before archiving",
+                crate::ledger::money::format_amount(current.normal_balance.signed(net))
+            ),
+        ));
+    }
     let mut row: account::ActiveModel = current.into();
     row.is_archived = Set(true);
     row.updated_at = Set(Utc::now().into());
     let archived = row.update(&txn).await?;
     txn.commit().await?;
     Ok(archived)
+}
+
+/// Takes an archived account back into use. Its parent must be in use (an archived
+/// header has only archived children).
+pub async fn unarchive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let current = account::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| Error::NotFound("no such account".into()))?;
+    if let Some(parent_id) = current.parent_id {
+        let parent = account::Entity::find_by_id(parent_id).lock_shared().one(&txn).await?;
+        if parent.is_some_and(|p| p.is_archived) {
+            return Err(Error::bad_input("id", "unarchive the account's parent first"));
+        }
+    }
+    let mut row: account::ActiveModel = current.into();
+    row.is_archived = Set(false);
+    row.updated_at = Set(Utc::now().into());
+    let unarchived = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(unarchived)
 }
 
 /// Debit and credit totals of posted entries per account, up to `as_of` (inclusive;
@@ -299,7 +491,7 @@ pub async fn seed_from_template(db: &impl ConnectionTrait, template: &CoaTemplat
             is_postable: Set(a.is_postable),
             is_archived: Set(false),
             description: Set(None),
-            role: Set(None),
+            role: Set(Some(a.role)),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         });

@@ -1,5 +1,7 @@
 //! The company row: settings that rule the books (currency, fiscal year, lock date).
 
+use std::str::FromStr;
+
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -19,6 +21,36 @@ pub struct CompanyChanges {
     pub tax_id: Change<String>,
     pub fiscal_year_start_month: Option<i32>,
     pub lock_date: Change<NaiveDate>,
+    /// An IANA time zone name: "today" and every default date follow it.
+    pub timezone: Option<String>,
+    /// `id` or `en`: the language of statement labels.
+    pub language: Option<String>,
+}
+
+/// The languages statements are labelled in.
+pub const LANGUAGES: [&str; 2] = ["id", "en"];
+
+/// An IANA time zone name as chrono-tz knows it (`Asia/Jakarta`, `Asia/Makassar`,
+/// `UTC`), trimmed; `BAD_USER_INPUT` otherwise.
+pub fn check_timezone(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    match chrono_tz::Tz::from_str(name) {
+        Ok(zone) if name.len() <= 64 => Ok(zone.name().to_owned()),
+        _ => Err(Error::bad_input(
+            "input.timezone",
+            "not an IANA time zone name (e.g. Asia/Jakarta, Asia/Makassar, Asia/Jayapura)",
+        )),
+    }
+}
+
+/// `id` or `en` (trimmed, any case); `BAD_USER_INPUT` otherwise.
+pub fn check_language(raw: &str) -> Result<String> {
+    let language = raw.trim().to_ascii_lowercase();
+    if LANGUAGES.contains(&language.as_str()) {
+        Ok(language)
+    } else {
+        Err(Error::bad_input("input.language", "a language is \"id\" or \"en\""))
+    }
 }
 
 /// The time zone of a company without a valid one (the column's default).
@@ -99,6 +131,12 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
         Change::Clear => row.lock_date = Set(None),
         Change::Set(date) => row.lock_date = Set(Some(date)),
     }
+    if let Some(timezone) = changes.timezone {
+        row.timezone = Set(check_timezone(&timezone)?);
+    }
+    if let Some(language) = changes.language {
+        row.language = Set(check_language(&language)?);
+    }
     row.updated_at = Set(Utc::now().into());
     Ok(row.update(db).await?)
 }
@@ -139,6 +177,20 @@ mod tests {
         assert!(today_in("Asia/Jakarta") >= utc);
         assert!(today_in("Pacific/Honolulu") <= utc);
         assert_eq!(today_in("Not/AZone"), today_in("Asia/Jakarta"));
+    }
+
+    #[test]
+    fn time_zones_and_languages_are_checked() {
+        assert_eq!(check_timezone(" Asia/Makassar ").ok(), Some("Asia/Makassar".into()));
+        assert_eq!(check_timezone("UTC").ok(), Some("UTC".into()));
+        for bad in ["", "Asia/Bandung", "GMT+7 ", "asia/jakarta/x", &"A".repeat(65)] {
+            assert!(check_timezone(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_language(" EN ").ok(), Some("en".into()));
+        assert_eq!(check_language("id").ok(), Some("id".into()));
+        for bad in ["", "fr", "indonesian"] {
+            assert!(check_language(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The posting rules that need no database: a [`BalancedLines`] can only be built from
-//! lines that obey them (at least two, one-sided, non-negative, debits = credits).
+//! lines that obey them (at least two, one-sided, non-negative, debits = credits); a
+//! draft's [`DraftLines`] obey the rules of each line only.
 
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -28,7 +29,101 @@ pub struct Line {
     pub memo: Option<String>,
 }
 
-/// Lines whose debits equal their credits. The only way to make one is [`BalancedLines::new`].
+/// A draft's lines: each checked on its own (an account id, one side above zero, no
+/// negative amount, at most two decimals), but not against each other. A draft is work
+/// in progress: it may be unbalanced and have any number of lines from none to
+/// [`MAX_LINES`]; posting turns it into [`BalancedLines`] or refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftLines {
+    lines: Vec<Line>,
+}
+
+impl DraftLines {
+    /// Checks each line; `path` names the input (e.g. `input.lines`) for error fields.
+    pub fn new(raw: &[RawLine], path: &str) -> Result<Self> {
+        if raw.len() > MAX_LINES {
+            return Err(Error::bad_input(
+                path,
+                format!("an entry has at most {MAX_LINES} lines"),
+            ));
+        }
+        let lines = raw
+            .iter()
+            .enumerate()
+            .map(|(i, line)| check_line(line, &format!("{path}.{i}")))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DraftLines { lines })
+    }
+
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    /// Sums of debits and of credits.
+    pub fn totals(&self) -> (Decimal, Decimal) {
+        self.lines
+            .iter()
+            .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), l| (d + l.debit, c + l.credit))
+    }
+
+    /// Whether the lines could be posted: at least two, debits equal to credits
+    /// (`UNBALANCED_ENTRY` otherwise). Returns the total.
+    pub fn check_balanced(&self, path: &str) -> Result<Decimal> {
+        if self.lines.len() < 2 {
+            return Err(Error::bad_input(path, "an entry has at least two lines"));
+        }
+        let (debits, credits) = self.totals();
+        if debits != credits {
+            return Err(Error::UnbalancedEntry(format!(
+                "debits ({}) do not equal credits ({})",
+                format_amount(debits),
+                format_amount(credits)
+            )));
+        }
+        Ok(debits)
+    }
+
+    /// The lines as a postable entry ([`DraftLines::check_balanced`]).
+    pub fn balanced(self, path: &str) -> Result<BalancedLines> {
+        let total = self.check_balanced(path)?;
+        Ok(BalancedLines {
+            lines: self.lines,
+            total,
+        })
+    }
+}
+
+/// One line on its own: `at` names it in errors (`input.lines.2`).
+fn check_line(line: &RawLine, at: &str) -> Result<Line> {
+    let field = |name: &str| format!("{at}.{name}");
+    let account_id = Uuid::parse_str(line.account_id.trim())
+        .map_err(|_| Error::bad_input(field("accountId"), "not an account id"))?;
+    let debit = parse_amount(line.debit.trim()).map_err(|why| Error::bad_input(field("debit"), why))?;
+    let credit = parse_amount(line.credit.trim()).map_err(|why| Error::bad_input(field("credit"), why))?;
+    if debit.is_sign_negative() && !debit.is_zero() {
+        return Err(Error::bad_input(field("debit"), "amounts are never negative"));
+    }
+    if credit.is_sign_negative() && !credit.is_zero() {
+        return Err(Error::bad_input(field("credit"), "amounts are never negative"));
+    }
+    if debit.is_zero() == credit.is_zero() {
+        return Err(Error::bad_input(at, "a line has either a debit or a credit"));
+    }
+    let memo = line
+        .memo
+        .as_ref()
+        .map(|m| m.trim().to_owned())
+        .filter(|m| !m.is_empty());
+    Ok(Line {
+        account_id,
+        debit,
+        credit,
+        memo,
+    })
+}
+
+/// Lines whose debits equal their credits. The only ways to make one are
+/// [`BalancedLines::new`] and [`DraftLines::balanced`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BalancedLines {
     lines: Vec<Line>,
@@ -41,54 +136,7 @@ impl BalancedLines {
         if raw.len() < 2 {
             return Err(Error::bad_input(path, "an entry has at least two lines"));
         }
-        if raw.len() > MAX_LINES {
-            return Err(Error::bad_input(
-                path,
-                format!("an entry has at most {MAX_LINES} lines"),
-            ));
-        }
-        let mut lines = Vec::with_capacity(raw.len());
-        let (mut debits, mut credits) = (Decimal::ZERO, Decimal::ZERO);
-        for (i, line) in raw.iter().enumerate() {
-            let at = |field: &str| format!("{path}.{i}.{field}");
-            let account_id = Uuid::parse_str(&line.account_id)
-                .map_err(|_| Error::bad_input(at("accountId"), "not an account id"))?;
-            let debit = parse_amount(&line.debit).map_err(|why| Error::bad_input(at("debit"), why))?;
-            let credit = parse_amount(&line.credit).map_err(|why| Error::bad_input(at("credit"), why))?;
-            if debit.is_sign_negative() && !debit.is_zero() {
-                return Err(Error::bad_input(at("debit"), "amounts are never negative"));
-            }
-            if credit.is_sign_negative() && !credit.is_zero() {
-                return Err(Error::bad_input(at("credit"), "amounts are never negative"));
-            }
-            if debit.is_zero() == credit.is_zero() {
-                return Err(Error::bad_input(
-                    path.to_owned() + &format!(".{i}"),
-                    "a line has either a debit or a credit",
-                ));
-            }
-            let memo = line
-                .memo
-                .as_ref()
-                .map(|m| m.trim().to_owned())
-                .filter(|m| !m.is_empty());
-            debits += debit;
-            credits += credit;
-            lines.push(Line {
-                account_id,
-                debit,
-                credit,
-                memo,
-            });
-        }
-        if debits != credits {
-            return Err(Error::UnbalancedEntry(format!(
-                "debits ({}) do not equal credits ({})",
-                format_amount(debits),
-                format_amount(credits)
-            )));
-        }
-        Ok(BalancedLines { lines, total: debits })
+        DraftLines::new(raw, path)?.balanced(path)
     }
 
     pub fn lines(&self) -> &[Line] {
@@ -158,6 +206,52 @@ mod tests {
     fn errors_name_the_field() {
         let err = BalancedLines::new(&[line("10", "0"), line("0", "1e1")], "input.lines").err();
         assert!(matches!(err, Some(Error::BadUserInput { field: Some(f), .. }) if f == "input.lines.1.credit"));
+    }
+
+    fn draft(lines: &[RawLine]) -> Result<DraftLines> {
+        DraftLines::new(lines, "input.lines")
+    }
+
+    #[test]
+    fn drafts_may_be_unbalanced_but_each_line_is_checked() {
+        let unbalanced = draft(&[line("10.00", "0"), line("0", "9.99")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unbalanced.totals(), (Decimal::new(1000, 2), Decimal::new(999, 2)));
+        assert!(draft(&[]).is_ok_and(|d| d.lines().is_empty()), "an empty draft");
+        assert!(draft(&[line("5", "0")]).is_ok(), "one line");
+        for (bad, why) in [
+            (line("10", "10"), "two-sided"),
+            (line("0", "0"), "empty"),
+            (line("-5", "0"), "negative"),
+            (line("0.005", "0"), "three decimals"),
+            (line("1e3", "0"), "exponent"),
+        ] {
+            let err = draft(&[line("1", "0"), bad]).err();
+            assert!(
+                matches!(&err, Some(Error::BadUserInput { field: Some(f), .. }) if f.starts_with("input.lines.1")),
+                "{why}: {err:?}"
+            );
+        }
+        let no_account = RawLine {
+            account_id: "nope".into(),
+            ..line("1", "0")
+        };
+        assert!(draft(&[no_account]).is_err());
+        let too_many: Vec<RawLine> = (0..=MAX_LINES).map(|_| line("1", "0")).collect();
+        assert!(draft(&too_many).is_err(), "at most MAX_LINES");
+    }
+
+    #[test]
+    fn posting_a_draft_checks_its_balance() {
+        let balanced = |lines: &[RawLine]| draft(lines).and_then(|d| d.balanced("lines"));
+        assert_eq!(
+            code(balanced(&[line("10.00", "0"), line("0", "9.99")])),
+            "UNBALANCED_ENTRY"
+        );
+        assert_eq!(code(balanced(&[])), "BAD_USER_INPUT", "no lines");
+        assert_eq!(code(balanced(&[line("1", "0")])), "BAD_USER_INPUT", "one line");
+        let posted = balanced(&[line("10", "0"), line("0", "4"), line("0", "6.00")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(format_amount(posted.total()), "10.00");
+        assert_eq!(posted.lines().len(), 3);
     }
 
     #[test]

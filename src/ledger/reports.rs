@@ -9,10 +9,14 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+
 use crate::entities::tenant::account;
 use crate::error::{Error, Result};
 use crate::ledger::accounts::all;
-use crate::ledger::balances::{self, AccountTotals, Totals};
+use crate::ledger::balances::{self, AccountTotals, Totals, FAR_FUTURE};
+use crate::ledger::paging::Total;
 use crate::ledger::statements::{self, BalanceSheetColumn, FinancialStatement, Language, PeriodColumn, Periodicity};
 
 /// One account's line in the trial balance: its net balance on the debit or credit side.
@@ -168,6 +172,13 @@ pub async fn income_statement(
     ))
 }
 
+/// The earliest date a ledger range starts at when it has no `from` (PostgreSQL's `date`
+/// does not reach chrono's `NaiveDate::MIN`).
+const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
+    Some(date) => date,
+    None => NaiveDate::MIN,
+};
+
 /// One line of the general ledger with the balance after it (in the account's normal direction).
 #[derive(Debug, Clone)]
 pub struct LedgerRow {
@@ -177,88 +188,246 @@ pub struct LedgerRow {
     pub credit: Decimal,
     pub running_balance: Decimal,
     pub memo: Option<String>,
+    /// The line's place in ledger order: its cursor.
+    pub position: LedgerPosition,
 }
 
-/// Posted lines of an account between `from` and `to` in journal order, skipping
-/// `offset` and returning at most `limit`, with the running balance (which starts
-/// from the balance before `from`). Also returns the count of all lines in range.
+/// A line's place in ledger order: the entry's date, then its posting order within the
+/// fiscal year (`sequence`, so a day's entries read in the order they were posted), the
+/// entry id and the line number. Unique among posted lines, and a post made later
+/// never lands before a position already read unless it is dated earlier than it, so
+/// pages continued from a position neither repeat nor skip a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LedgerPosition {
+    pub date: NaiveDate,
+    pub sequence: i32,
+    pub entry_id: Uuid,
+    pub line_no: i32,
+}
+
+impl LedgerPosition {
+    /// The opaque cursor of this position.
+    pub fn cursor(&self) -> String {
+        B64.encode(format!(
+            "gl1|{}|{}|{}|{}",
+            self.date, self.sequence, self.entry_id, self.line_no
+        ))
+    }
+
+    /// Reads a cursor given as `after`; `BAD_USER_INPUT` when it is not one of a ledger.
+    pub fn parse(cursor: &str) -> Result<Self> {
+        let bad = || Error::bad_input("after", "not a cursor of this ledger");
+        let text = B64
+            .decode(cursor)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(bad)?;
+        let mut parts = text.split('|');
+        if parts.next() != Some("gl1") {
+            return Err(bad());
+        }
+        let position = LedgerPosition {
+            date: parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+            sequence: parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+            entry_id: parts.next().and_then(|p| Uuid::parse_str(p).ok()).ok_or_else(bad)?,
+            line_no: parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?,
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok(position)
+    }
+}
+
+/// A page of an account's ledger.
+#[derive(Debug, Clone)]
+pub struct LedgerPage {
+    pub rows: Vec<LedgerRow>,
+    pub has_next: bool,
+    /// Posted lines in `from..=to`, when asked for.
+    pub total: Option<u64>,
+    /// The account's balance the day before `from` (zero without `from`), in its normal
+    /// direction.
+    pub opening_balance: Decimal,
+}
+
+/// Posted lines of an account dated `from..=to` (either end open) in ledger order
+/// ([`LedgerPosition`]), at most `limit` after the position `after`, each with the
+/// account's balance after it. Costs one index range of the account's lines (index
+/// `journal_line_account_date_idx`) and, for the balances, the kept totals of the days
+/// before the page (`ledger::balances`) plus the lines of the page's first day before
+/// the cursor: never a pass over the account's whole history.
 pub async fn general_ledger(
     db: &impl ConnectionTrait,
     account: &account::Model,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
-    offset: u64,
+    after: Option<LedgerPosition>,
     limit: u64,
-) -> Result<(Vec<LedgerRow>, u64)> {
-    let opening: Decimal = match from {
-        Some(from) => {
-            let row = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    r#"SELECT coalesce(sum(l.debit - l.credit), 0) AS net
-                         FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
-                        WHERE l.account_id = $1 AND e.status <> 'DRAFT' AND e.date < $2"#,
-                    [account.id.into(), from.into()],
-                ))
-                .await?;
-            row.map(|r| r.try_get::<Decimal>("", "net"))
-                .transpose()?
-                .unwrap_or_default()
-        }
+    total: Total,
+) -> Result<LedgerPage> {
+    let net_before = |day: NaiveDate| async move {
+        // Every posted line dated before `day`, from the totals.
+        Ok::<_, crate::error::Error>(match day.pred_opt() {
+            Some(previous) => crate::ledger::balances::between(db, None, previous)
+                .await?
+                .get(&account.id)
+                .map(|t| t.net_debit())
+                .unwrap_or_default(),
+            None => Decimal::ZERO,
+        })
+    };
+    let opening = match from {
+        Some(from) => net_before(from).await?,
         None => Decimal::ZERO,
     };
+    // A page continued after a position inside the range starts from the balance
+    // after that position; a position before `from` is the range's start.
+    let after = after.filter(|p| from.is_none_or(|from| p.date >= from));
+    let mut running = match after {
+        Some(p) => net_before(p.date).await? + net_of_day_through(db, account.id, p).await?,
+        None => opening,
+    };
+    // Concrete bounds, so that every plan is one index range of the account's lines.
+    let lower = from.unwrap_or(EARLIEST);
+    let upper = to.unwrap_or(FAR_FUTURE);
+    let start = after.unwrap_or(LedgerPosition {
+        date: lower,
+        sequence: i32::MIN,
+        entry_id: Uuid::nil(),
+        line_no: i32::MIN,
+    });
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            r#"SELECT * FROM (
-                 SELECT l.entry_id, e.date, l.debit, l.credit, l.memo,
-                        sum(l.debit - l.credit) OVER (ORDER BY e.date, e.created_at, e.id, l.line_no) AS net,
-                        count(*) OVER () AS total,
-                        row_number() OVER (ORDER BY e.date, e.created_at, e.id, l.line_no) AS position
-                   FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
-                  WHERE l.account_id = $1 AND e.status <> 'DRAFT'
-                    AND ($2::date IS NULL OR e.date >= $2::date)
-                    AND ($3::date IS NULL OR e.date <= $3::date)
-               ) lines
-               WHERE position > $4 ORDER BY position LIMIT $5"#,
+            r#"SELECT l.entry_id, l.entry_date, e.sequence, l.line_no, l.debit, l.credit, l.memo
+                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                WHERE l.account_id = $1 AND e.status <> 'DRAFT'
+                  AND l.entry_date >= $2 AND l.entry_date <= $3
+                  AND (l.entry_date, e.sequence, l.entry_id, l.line_no) > ($2, $4, $5, $6)
+                ORDER BY l.entry_date, e.sequence, l.entry_id, l.line_no
+                LIMIT $7"#,
             [
                 account.id.into(),
-                from.into(),
-                to.into(),
-                (offset as i64).into(),
-                (limit as i64).into(),
+                start.date.max(lower).into(),
+                upper.into(),
+                start.sequence.into(),
+                start.entry_id.into(),
+                start.line_no.into(),
+                ((limit + 1) as i64).into(),
             ],
         ))
         .await?;
-    let mut total = 0u64;
+    let has_next = rows.len() as u64 > limit;
     let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        total = row.try_get::<i64>("", "total")? as u64;
-        let net: Decimal = row.try_get("", "net")?;
-        out.push(LedgerRow {
+    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+        let (debit, credit): (Decimal, Decimal) = (row.try_get("", "debit")?, row.try_get("", "credit")?);
+        running += debit - credit;
+        let position = LedgerPosition {
+            date: row.try_get("", "entry_date")?,
+            sequence: row.try_get::<Option<i32>>("", "sequence")?.unwrap_or_default(),
             entry_id: row.try_get("", "entry_id")?,
-            date: row.try_get("", "date")?,
-            debit: row.try_get("", "debit")?,
-            credit: row.try_get("", "credit")?,
-            running_balance: account.normal_balance.signed(opening + net),
+            line_no: row.try_get("", "line_no")?,
+        };
+        out.push(LedgerRow {
+            entry_id: position.entry_id,
+            date: position.date,
+            debit,
+            credit,
+            running_balance: account.normal_balance.signed(running),
             memo: row.try_get("", "memo")?,
+            position,
         });
     }
-    if out.is_empty() && offset > 0 {
-        // Past the end: still report the size of the range.
-        let row = db
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                r#"SELECT count(*) AS total FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
-                    WHERE l.account_id = $1 AND e.status <> 'DRAFT'
-                      AND ($2::date IS NULL OR e.date >= $2::date) AND ($3::date IS NULL OR e.date <= $3::date)"#,
-                [account.id.into(), from.into(), to.into()],
-            ))
-            .await?;
-        total = row
-            .map(|r| r.try_get::<i64>("", "total"))
-            .transpose()?
-            .unwrap_or_default() as u64;
+    let total = match total {
+        Total::NotWanted => None,
+        Total::Wanted => {
+            let row = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    r#"SELECT count(*) AS total FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                        WHERE l.account_id = $1 AND e.status <> 'DRAFT'
+                          AND l.entry_date >= $2 AND l.entry_date <= $3"#,
+                    [account.id.into(), lower.into(), upper.into()],
+                ))
+                .await?;
+            Some(
+                row.map(|r| r.try_get::<i64>("", "total"))
+                    .transpose()?
+                    .unwrap_or_default()
+                    .max(0) as u64,
+            )
+        }
+    };
+    Ok(LedgerPage {
+        rows: out,
+        has_next,
+        total,
+        opening_balance: account.normal_balance.signed(opening),
+    })
+}
+
+/// Debits minus credits of the account's posted lines dated on `through.date`, up to
+/// and including the line at `through`.
+async fn net_of_day_through(db: &impl ConnectionTrait, account_id: Uuid, through: LedgerPosition) -> Result<Decimal> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT coalesce(sum(l.debit - l.credit), 0) AS net
+                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                WHERE l.account_id = $1 AND e.status <> 'DRAFT' AND l.entry_date = $2
+                  AND (e.sequence, l.entry_id, l.line_no) <= ($3, $4, $5)"#,
+            [
+                account_id.into(),
+                through.date.into(),
+                through.sequence.into(),
+                through.entry_id.into(),
+                through.line_no.into(),
+            ],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<Decimal>("", "net"))
+        .transpose()?
+        .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_cursors_round_trip_and_order_like_the_ledger() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap_or_default();
+        let p = LedgerPosition {
+            date: day(2),
+            sequence: 17,
+            entry_id: Uuid::new_v4(),
+            line_no: 3,
+        };
+        assert_eq!(LedgerPosition::parse(&p.cursor()).ok(), Some(p));
+        let later_same_day = LedgerPosition {
+            sequence: 18,
+            line_no: 1,
+            ..p
+        };
+        let next_day = LedgerPosition {
+            date: day(3),
+            sequence: 1,
+            ..p
+        };
+        assert!(p < later_same_day && later_same_day < next_day);
+        for bad in [
+            "garbage".to_owned(),
+            B64.encode("ledger:5"),
+            B64.encode("gl1|2026-03-02|x|y|z"),
+            B64.encode(format!("gl1|2026-03-02|1|{}|1|extra", p.entry_id)),
+        ] {
+            let err = LedgerPosition::parse(&bad).err();
+            assert!(
+                matches!(&err, Some(Error::BadUserInput { field: Some(f), .. }) if f == "after"),
+                "{bad}: {err:?}"
+            );
+        }
     }
-    Ok((out, total))
 }

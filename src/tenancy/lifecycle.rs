@@ -27,6 +27,37 @@ use crate::tenancy::sealing::Sealer;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
 
+/// Years books are kept: Indonesian tax law (UU KUP art. 28(11)) keeps books, records
+/// and their documents for ten years. A purge of books with posted entries dated within
+/// them needs `force` and a reason.
+pub const RETENTION_YEARS: u32 = 10;
+
+/// Most characters of a purge's reason (it goes into the registry's event log).
+pub const MAX_PURGE_REASON: usize = 1000;
+
+/// Whether an entry dated `newest` is still within the retention period on `today`
+/// (future-dated entries are).
+pub fn within_retention(newest: chrono::NaiveDate, today: chrono::NaiveDate) -> bool {
+    let cutoff = today
+        .checked_sub_months(chrono::Months::new(RETENTION_YEARS * 12))
+        .unwrap_or(chrono::NaiveDate::MIN);
+    newest >= cutoff
+}
+
+/// The purge event's detail: whether it was forced, and why books within the retention
+/// period went.
+fn purge_detail(force: bool, retained: Option<chrono::NaiveDate>, reason: Option<&str>) -> Option<String> {
+    match (force, retained, reason) {
+        (_, Some(newest), Some(reason)) => Some(format!(
+            "forced within the {RETENTION_YEARS}-year retention period (posted entries up to {newest}); reason: {reason}"
+        )),
+        (true, None, Some(reason)) => Some(format!("forced; reason: {reason}")),
+        (true, _, None) => Some("forced".to_owned()),
+        (false, None, Some(reason)) => Some(format!("reason: {reason}")),
+        (false, _, None) => None,
+    }
+}
+
 #[derive(Clone)]
 pub struct Lifecycle {
     registry: Registry,
@@ -270,7 +301,10 @@ impl Lifecycle {
 
     /// Drops the database and role of a DELETED tenant and removes its registry row
     /// (its events stay). Refused unless a backup was taken after the delete, or `force`.
-    pub async fn purge(&self, slug: &TenantSlug, force: bool) -> Result<()> {
+    /// Books that hold posted entries dated within the last [`RETENTION_YEARS`] years
+    /// (the retention period of Indonesian tax law) need `force` *and* a `reason`
+    /// whatever the backups; the reason is recorded in the purge event.
+    pub async fn purge(&self, slug: &TenantSlug, force: bool, reason: Option<&str>) -> Result<()> {
         let tenant = self
             .registry
             .tenant_by_slug(slug)
@@ -281,6 +315,26 @@ impl Lifecycle {
                 "slug",
                 "only a deleted tenant can be purged (delete it first)",
             ));
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if reason.is_some_and(|r| r.chars().count() > MAX_PURGE_REASON) {
+            return Err(Error::bad_input(
+                "reason",
+                format!("a reason has at most {MAX_PURGE_REASON} characters"),
+            ));
+        }
+        let newest = self.newest_posted_entry(&tenant).await?;
+        let retained = newest.filter(|newest| within_retention(*newest, chrono::Utc::now().date_naive()));
+        if let Some(newest) = retained {
+            if !force || reason.is_none() {
+                return Err(Error::conflict(
+                    if force { "reason" } else { "force" },
+                    format!(
+                        "the books hold posted entries up to {newest}, within the {RETENTION_YEARS}-year retention \
+                         period of Indonesian tax law (UU KUP art. 28(11)): purging them needs force and a reason"
+                    ),
+                ));
+            }
         }
         if !force && !self.verified_backup_since_delete(tenant.id).await? {
             return Err(Error::conflict(
@@ -294,7 +348,7 @@ impl Lifecycle {
             )));
         }
         self.registry.delete_tenant_row(tenant.id).await?;
-        let detail = if force { Some("forced".to_owned()) } else { None };
+        let detail = purge_detail(force, retained, reason);
         self.registry
             .record_event(Some(tenant.id), slug.as_str(), EventKind::Purged, detail)
             .await;
@@ -303,8 +357,56 @@ impl Lifecycle {
                 slug: slug.as_str().to_owned(),
             })
             .await;
-        tracing::info!(tenant.slug = %slug, force, "tenant purged");
+        tracing::info!(tenant.slug = %slug, force, retained = retained.is_some(), "tenant purged");
         Ok(())
+    }
+
+    /// The date of the newest posted (or reversed) entry in the tenant's books, read over
+    /// the admin connection (a deleted tenant's login role takes no requests); `None`
+    /// when the database, or its journal, is gone already (a purge that stopped half-way).
+    async fn newest_posted_entry(&self, tenant: &tenants::Model) -> Result<Option<chrono::NaiveDate>> {
+        use sea_orm::{DbBackend, Statement};
+        let exists = self
+            .provisioner
+            .admin()
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+                [tenant.db_name.clone().into()],
+            ))
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let db = admin_connection_to(self.provisioner.admin_url(), &tenant.db_name, "nusa-journal-purge").await?;
+        let newest = async {
+            let journal = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT to_regclass('public.journal_entry') IS NOT NULL AS present",
+                ))
+                .await?
+                .map(|row| row.try_get::<bool>("", "present"))
+                .transpose()?
+                .unwrap_or(false);
+            if !journal {
+                return Ok::<_, Error>(None);
+            }
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT max(date) AS newest FROM public.journal_entry WHERE status <> 'DRAFT'",
+                ))
+                .await?;
+            Ok(row
+                .map(|row| row.try_get::<Option<chrono::NaiveDate>>("", "newest"))
+                .transpose()?
+                .flatten())
+        }
+        .await;
+        db.close().await.ok();
+        newest
     }
 
     /// `pg_dump` of the tenant's database to `out`; recorded as an event.
@@ -648,4 +750,39 @@ async fn verify_restored(db: &impl ConnectionTrait) -> Result<String> {
         ));
     }
     version.ok_or_else(|| Error::Internal(anyhow::anyhow!("the restored database has no migrations table")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn books_are_retained_for_ten_years() {
+        let today = day(2026, 12, 1);
+        assert!(within_retention(day(2016, 12, 1), today), "exactly ten years ago");
+        assert!(!within_retention(day(2016, 11, 30), today));
+        assert!(within_retention(day(2027, 1, 1), today), "future-dated");
+        assert!(within_retention(day(2024, 2, 29), day(2034, 2, 28)));
+    }
+
+    #[test]
+    fn the_purge_event_says_why() {
+        assert_eq!(purge_detail(false, None, None), None);
+        assert_eq!(purge_detail(true, None, None).as_deref(), Some("forced"));
+        let detail = purge_detail(
+            true,
+            Some(day(2026, 3, 1)),
+            Some("company dissolved, archive kept offline"),
+        );
+        let detail = detail.unwrap_or_default();
+        assert!(
+            detail.contains("2026-03-01") && detail.contains("company dissolved"),
+            "{detail}"
+        );
+    }
 }

@@ -8,6 +8,7 @@
 mod common;
 
 mod balances;
+mod book_fixes;
 mod books;
 mod budgets;
 mod embedded;

@@ -220,17 +220,20 @@ impl TenantsMutation {
     }
 
     /// Drops the database and role of a DELETED tenant; irreversible. Refused without a
-    /// backup taken after the delete, unless `force`.
+    /// backup taken after the delete, unless `force`. Books with posted entries dated
+    /// within the last 10 years (the retention period of Indonesian tax law) need
+    /// `force` and a `reason` (recorded in the tenant's events), else CONFLICT.
     async fn purge_tenant(
         &self,
         ctx: &Context<'_>,
         slug: String,
         #[graphql(default_with = "Some(false)")] force: Option<bool>,
+        reason: Option<String>,
     ) -> async_graphql::Result<bool> {
         let admin = services(ctx)?;
         admin
             .lifecycle
-            .purge(&parse_slug(&slug)?, force.unwrap_or(false))
+            .purge(&parse_slug(&slug)?, force.unwrap_or(false), reason.as_deref())
             .await?;
         Ok(true)
     }

@@ -1,4 +1,5 @@
-//! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`, `archiveAccount`.
+//! The chart of accounts: `accounts`, `account`, `createAccount`, `updateAccount`,
+//! `archiveAccount`, `unarchiveAccount`.
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
@@ -72,17 +73,22 @@ impl Account {
         self.0.description.as_deref()
     }
 
-    /// Where the account sits in the financial statements, as set on it. Without one it
-    /// takes its nearest ancestor's, else a default by its type.
+    /// Where the account sits in the statements (without one: its parent's, else a
+    /// default by type).
     async fn role(&self) -> Option<AccountRole> {
         self.0.role
     }
 
-    /// Signed in the account's normal direction, posted entries only; a header account
-    /// sums the accounts below it.
+    /// Signed in the account's normal direction, posted entries up to `asOf` (default:
+    /// today in the company's time zone, like every report); a header account sums the
+    /// accounts below it.
     async fn balance(&self, ctx: &Context<'_>, as_of: Option<Date>) -> async_graphql::Result<DecimalText> {
         let db = tenant_db(ctx)?;
-        Ok(db.cache.balance(&db.conn, &self.0, as_of.map(|d| d.0)).await?.into())
+        let as_of = match as_of {
+            Some(date) => date.0,
+            None => db.cache.today(&db.conn).await?,
+        };
+        Ok(db.cache.balance(&db.conn, &self.0, Some(as_of)).await?.into())
     }
 }
 
@@ -108,15 +114,25 @@ pub struct CreateAccountInput {
     pub description: Option<String>,
     /// Defaults to DEBIT for assets and expenses, CREDIT otherwise.
     pub normal_balance: Option<NormalBalance>,
+    /// Must fit the type; CURRENT_YEAR_EARNINGS only on an account that is not postable.
+    pub role: Option<AccountRole>,
 }
 
-/// Fields left out are kept; `parentId` and `description` set to null are cleared.
+/// Fields left out are kept; `parentId`, `description` and `role` set to null are
+/// cleared. `code`, `type` and `normalBalance` change only while the account has no
+/// journal lines (CONFLICT otherwise); a new `type` without a `normalBalance` takes the
+/// type's usual side.
 #[derive(InputObject)]
 pub struct UpdateAccountInput {
     pub name: Option<String>,
     pub parent_id: MaybeUndefined<ID>,
     pub description: MaybeUndefined<String>,
     pub is_postable: Option<bool>,
+    pub role: MaybeUndefined<AccountRole>,
+    pub code: Option<String>,
+    #[graphql(name = "type")]
+    pub account_type: Option<AccountType>,
+    pub normal_balance: Option<NormalBalance>,
 }
 
 pub type AccountConnection = CountedConnection<Account>;
@@ -185,6 +201,7 @@ impl AccountsMutation {
             is_postable: input.is_postable.unwrap_or(true),
             description: input.description,
             normal_balance: input.normal_balance,
+            role: input.role,
         };
         let created = service::create(&db.conn, new).await?;
         db.cache.invalidate();
@@ -203,17 +220,31 @@ impl AccountsMutation {
             parent_id: Change::from(input.parent_id).try_map(|p| parse_id(&p, "input.parentId"))?,
             description: input.description.into(),
             is_postable: input.is_postable,
+            role: input.role.into(),
+            code: input.code,
+            account_type: input.account_type,
+            normal_balance: input.normal_balance,
         };
         let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;
         db.cache.invalidate();
         Ok(Account(updated))
     }
 
-    /// Archived accounts take no new lines and leave default listings; their history stays.
+    /// Archived accounts take no new lines (but for reversals of entries that used them)
+    /// and leave default listings; their history stays. Only an account whose balance is
+    /// zero, counting every posted entry, can be archived (CONFLICT otherwise).
     async fn archive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
         let archived = service::archive(&db.conn, parse_id(&id, "id")?).await?;
         db.cache.invalidate();
         Ok(Account(archived))
+    }
+
+    /// Takes an archived account back into use (its parent must be in use).
+    async fn unarchive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
+        let db = tenant_db(ctx)?;
+        let unarchived = service::unarchive(&db.conn, parse_id(&id, "id")?).await?;
+        db.cache.invalidate();
+        Ok(Account(unarchived))
     }
 }

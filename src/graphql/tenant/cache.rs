@@ -51,6 +51,8 @@ type Once<T> = Arc<OnceCell<Arc<T>>>;
 #[derive(Default)]
 pub struct LedgerCache {
     chart: Mutex<Once<Chart>>,
+    /// Today in the company's time zone: the default date of balances.
+    today: Mutex<Once<NaiveDate>>,
     totals: Mutex<HashMap<Option<NaiveDate>, Once<Totals>>>,
     lines: Mutex<HashMap<Uuid, Arc<Vec<journal_line::Model>>>>,
     entries: Mutex<HashMap<Uuid, journal_entry::Model>>,
@@ -65,6 +67,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl LedgerCache {
     pub fn invalidate(&self) {
         *lock(&self.chart) = Once::default();
+        *lock(&self.today) = Once::default();
         lock(&self.totals).clear();
         lock(&self.lines).clear();
         lock(&self.entries).clear();
@@ -89,6 +92,17 @@ impl LedgerCache {
             })
             .await?;
         Ok(chart.clone())
+    }
+
+    /// Today in the company's time zone, read once per request.
+    pub async fn today(&self, db: &impl ConnectionTrait) -> Result<NaiveDate> {
+        let cell = lock(&self.today).clone();
+        let today = cell
+            .get_or_try_init(|| async {
+                Ok::<_, crate::error::Error>(Arc::new(crate::ledger::company::today(db).await?))
+            })
+            .await?;
+        Ok(**today)
     }
 
     pub async fn totals(&self, db: &impl ConnectionTrait, as_of: Option<NaiveDate>) -> Result<Arc<Totals>> {

@@ -22,6 +22,10 @@ pub struct Company {
     pub fiscal_year_start_month: i32,
     /// No posting on or before this date.
     pub lock_date: Option<Date>,
+    /// IANA name, default "Asia/Jakarta"; "today" and default dates use it.
+    pub timezone: String,
+    /// "id" or "en": statement labels; set from the chart template at creation.
+    pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -36,6 +40,8 @@ impl From<entity::Model> for Company {
             base_currency: m.base_currency,
             fiscal_year_start_month: i32::from(m.fiscal_year_start_month),
             lock_date: m.lock_date.map(Date),
+            timezone: m.timezone,
+            language: m.language,
             created_at: m.created_at.with_timezone(&Utc),
             updated_at: m.updated_at.with_timezone(&Utc),
         }
@@ -50,6 +56,10 @@ pub struct UpdateCompanyInput {
     pub tax_id: MaybeUndefined<String>,
     pub fiscal_year_start_month: Option<i32>,
     pub lock_date: MaybeUndefined<Date>,
+    /// An IANA time zone name (e.g. "Asia/Makassar").
+    pub timezone: Option<String>,
+    /// "id" or "en".
+    pub language: Option<String>,
 }
 
 #[derive(Default)]
@@ -76,7 +86,12 @@ impl CompanyMutation {
             tax_id: input.tax_id.into(),
             fiscal_year_start_month: input.fiscal_year_start_month,
             lock_date: input.lock_date.map_value(|d| d.0).into(),
+            timezone: input.timezone,
+            language: input.language,
         };
-        Ok(service::update_company(&db.conn, changes).await?.into())
+        let updated = service::update_company(&db.conn, changes).await?;
+        // "Today" may have moved with the time zone.
+        db.cache.invalidate();
+        Ok(updated.into())
     }
 }

@@ -148,15 +148,20 @@ pub struct CreateJournalEntryInput {
     pub date: Date,
     pub description: String,
     pub reference: Option<String>,
+    /// A draft may be unbalanced and hold 0 to 5000 lines (work in progress); an entry
+    /// posted at once needs at least two lines whose debits equal its credits.
     pub lines: Vec<JournalLineInput>,
     /// Create and post in one step.
     #[graphql(default_with = "Some(false)")]
     pub post: Option<bool>,
-    /// Same key + same body returns the first result; a different body -> CONFLICT.
+    /// Same key + same request returns the first result; a different request ->
+    /// CONFLICT. Requests are compared normalised: amounts as decimals ("100" =
+    /// "100.00"), defaults applied, text trimmed.
     pub idempotency_key: Option<String>,
 }
 
-/// Drafts only. Fields left out are kept; `lines`, when given, replace all lines.
+/// Drafts only. Fields left out are kept; `lines`, when given, replace all lines (a
+/// draft may be unbalanced and hold 0 to 5000 lines; posting checks).
 #[derive(InputObject)]
 pub struct UpdateJournalEntryInput {
     pub date: Option<Date>,
@@ -266,24 +271,43 @@ impl JournalMutation {
         Ok(ID(deleted.to_string()))
     }
 
-    async fn post_journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<JournalEntry> {
+    /// Posts a draft (its debits must equal its credits: UNBALANCED_ENTRY otherwise).
+    /// A retry with the same `idempotencyKey` returns the entry posted the first time;
+    /// the key used for another request is a CONFLICT.
+    async fn post_journal_entry(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<JournalEntry> {
         let db = tenant_db(ctx)?;
-        let posted = service::post(&db.conn, parse_id(&id, "id")?).await?;
+        let posted = service::post(&db.conn, parse_id(&id, "id")?, idempotency_key.as_deref()).await?;
         db.cache.invalidate();
         Ok(JournalEntry(posted))
     }
 
-    /// Posts a mirror entry and marks the original REVERSED; returns the new entry.
-    /// `date` defaults to today (UTC).
+    /// Posts a mirror entry and marks the original REVERSED; returns the new entry. It
+    /// may use accounts archived since. `date` is on or after the original's
+    /// (BAD_USER_INPUT otherwise) and defaults to today in the company's time zone, or
+    /// the original's date when that is later. A retry with the same `idempotencyKey`
+    /// returns the reversing entry made the first time.
     async fn reverse_journal_entry(
         &self,
         ctx: &Context<'_>,
         id: ID,
         date: Option<Date>,
         description: Option<String>,
+        idempotency_key: Option<String>,
     ) -> async_graphql::Result<JournalEntry> {
         let db = tenant_db(ctx)?;
-        let reversal = service::reverse(&db.conn, parse_id(&id, "id")?, date.map(|d| d.0), description).await?;
+        let reversal = service::reverse(
+            &db.conn,
+            parse_id(&id, "id")?,
+            date.map(|d| d.0),
+            description,
+            idempotency_key.as_deref(),
+        )
+        .await?;
         db.cache.invalidate();
         Ok(JournalEntry(reversal))
     }

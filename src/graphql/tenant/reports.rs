@@ -1,20 +1,17 @@
 //! `trialBalance` and `generalLedger`.
 
-use async_graphql::connection::{ConnectionNameType, EdgeNameType};
+use async_graphql::connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields};
 use async_graphql::OutputType;
 use async_graphql::{Context, Object, SimpleObject, ID};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use base64::Engine;
 use rust_decimal::Decimal;
 
 use super::accounts::Account;
 use super::journal::JournalEntry;
 use super::{parse_id, tenant_db};
 use crate::error::Error;
-use crate::graphql::pagination::{connection, page_size, CountedConnection};
+use crate::graphql::pagination::{page_size, total_wanted};
 use crate::graphql::scalars::{Date, DecimalText};
-use crate::ledger::paging::Page;
-use crate::ledger::reports;
+use crate::ledger::reports::{self, LedgerPosition};
 
 #[derive(SimpleObject)]
 pub struct TrialBalance {
@@ -95,19 +92,17 @@ impl EdgeNameType for LedgerEdgeName {
     }
 }
 
-pub type LedgerConnection = CountedConnection<LedgerLine, LedgerConnectionName, LedgerEdgeName>;
-
-fn offset_cursor(position: u64) -> String {
-    B64.encode(format!("ledger:{position}"))
+/// The ledger connection's own fields beside the edges.
+#[derive(SimpleObject)]
+pub struct LedgerFields {
+    /// Posted lines of the account in the range, across all pages.
+    pub total_count: u64,
+    /// The account's balance the day before `from` (0 without `from`), in its normal direction.
+    pub opening_balance: DecimalText,
 }
 
-fn parse_offset_cursor(cursor: &str) -> Result<u64, Error> {
-    B64.decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("ledger:").and_then(|n| n.parse().ok()))
-        .ok_or_else(|| Error::bad_input("after", "not a cursor of this ledger"))
-}
+pub type LedgerConnection =
+    Connection<String, LedgerLine, LedgerFields, EmptyFields, LedgerConnectionName, LedgerEdgeName>;
 
 #[derive(Default)]
 pub struct ReportsQuery;
@@ -156,7 +151,10 @@ impl ReportsQuery {
         })
     }
 
-    /// Posted lines of an account in journal order, with a running balance.
+    /// Posted lines of an account dated `from..to` in ledger order (date, then the order
+    /// entries were posted in, entry, line), with the balance after each line. Pages
+    /// continue from a position (keyset cursor), so a line posted between two pages
+    /// never repeats or skips one.
     #[graphql(complexity = "crate::graphql::pagination::page_cost(first, 100, child_complexity)")]
     async fn general_ledger(
         &self,
@@ -176,23 +174,29 @@ impl ReportsQuery {
             .cloned()
             .ok_or_else(|| Error::NotFound("no such account".into()))?;
         let limit = page_size(ctx, first, 100)?;
-        let offset = after.as_deref().map(parse_offset_cursor).transpose()?.unwrap_or(0);
-        let (rows, total_count) =
-            reports::general_ledger(&db.conn, &account, from.map(|d| d.0), to.map(|d| d.0), offset, limit).await?;
-        let entry_ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.entry_id).collect();
+        let position = after.as_deref().map(LedgerPosition::parse).transpose()?;
+        let page = reports::general_ledger(
+            &db.conn,
+            &account,
+            from.map(|d| d.0),
+            to.map(|d| d.0),
+            position,
+            limit,
+            total_wanted(ctx),
+        )
+        .await?;
+        let entry_ids: Vec<uuid::Uuid> = page.rows.iter().map(|r| r.entry_id).collect();
         db.cache.prefetch_entries(&db.conn, &entry_ids).await?;
-        // The ledger pages by position (its running balance needs every earlier line):
-        // each row carries its position, which is its cursor.
-        let page = Page {
-            has_next: offset + (rows.len() as u64) < total_count,
-            rows: (offset + 1..).zip(rows).collect(),
-            total: Some(total_count),
+        let fields = LedgerFields {
+            total_count: page.total.unwrap_or_default(),
+            opening_balance: page.opening_balance.into(),
         };
-        Ok(connection(
-            page,
-            offset > 0,
-            |(position, _)| offset_cursor(*position),
-            |(_, row)| LedgerLine(row),
-        ))
+        let mut connection = Connection::with_additional_fields(position.is_some(), page.has_next, fields);
+        connection.edges = page
+            .rows
+            .into_iter()
+            .map(|row| Edge::new(row.position.cursor(), LedgerLine(row)))
+            .collect();
+        Ok(connection)
     }
 }

@@ -9,30 +9,38 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::idempotency::{self, Idempotent, Recorded, RequestHash};
 use super::input::{EntryChanges, NewEntry};
+use super::queries;
 use super::rows::{insert_draft, insert_lines, NewDraft};
-use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting};
-use super::{idempotency, queries};
+use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting, Archived};
 use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
 use crate::ledger::money::format_amount;
-use crate::ledger::posting::{BalancedLines, Line, RawLine};
+use crate::ledger::posting::{DraftLines, Line, RawLine};
 
-/// Creates a draft (and posts it when asked). With an idempotency key, a retry of the
-/// same request returns the first result.
+/// Creates a draft (and posts it when asked). A draft may be unbalanced (work in
+/// progress); posting checks the balance. With an idempotency key, a retry of the same
+/// (normalised) request returns the first result.
 pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Model> {
+    if let Some(key) = &new.idempotency_key {
+        idempotency::check_key(key, "input.idempotencyKey")?;
+    }
+    let (description, reference) = check_text(&new.description, new.reference.as_deref())?;
+    let lines = DraftLines::new(&new.lines, "input.lines")?;
     let hash = idempotency::request_hash(&new);
     if let Some(key) = &new.idempotency_key {
-        idempotency::check_key(key)?;
         if let Some(existing) = idempotency::replayed(db, key, &hash).await? {
             return Ok(existing);
         }
     }
-    let (description, reference) = check_text(&new.description, new.reference.as_deref())?;
-    let balanced = BalancedLines::new(&new.lines, "input.lines")?;
+    if new.post {
+        // Posting at once: the balance is checked before anything is written.
+        lines.check_balanced("input.lines")?;
+    }
     let txn = db.begin().await?;
-    check_accounts(&txn, &balanced, "input.lines").await?;
+    check_accounts(&txn, lines.lines(), "input.lines", Archived::Refused).await?;
     let draft = NewDraft {
         date: new.date,
         description,
@@ -52,7 +60,7 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
         }
         Err(err) => return Err(err.into()),
     };
-    insert_lines(&txn, inserted.id, balanced.lines()).await?;
+    insert_lines(&txn, inserted.id, lines.lines()).await?;
     let result = if new.post {
         post_in(&txn, inserted).await?
     } else {
@@ -62,16 +70,51 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
     Ok(result)
 }
 
-/// Posts a draft: it gets the next number of its fiscal year.
-pub async fn post(db: &DatabaseConnection, id: Uuid) -> Result<entry::Model> {
+/// Posts a draft: its balance is checked and it gets the next number of its fiscal
+/// year. With an idempotency key, a retry returns the entry posted the first time.
+pub async fn post(db: &DatabaseConnection, id: Uuid, idempotency_key: Option<&str>) -> Result<entry::Model> {
+    let mut hash = RequestHash::new("postJournalEntry");
+    hash.part(&id.to_string());
+    let key = Idempotent::new(idempotency_key, "idempotencyKey", "postJournalEntry", &hash)?;
+    if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+        return Ok(first);
+    }
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
+        // A concurrent request with this key may have posted it while this one waited
+        // for the entry's lock: then this is its retry.
+        drop(txn);
+        if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+            return Ok(first);
+        }
         return Err(Error::conflict("id", "the entry is already posted"));
     }
     let posted = post_in(&txn, current).await?;
+    if let Some(key) = &key {
+        if idempotency::record(&txn, key, posted.id).await? == Recorded::Taken {
+            drop(txn);
+            return replayed_entry(db, Some(key)).await?.ok_or_else(|| reused_key(key));
+        }
+    }
     txn.commit().await?;
     Ok(posted)
+}
+
+/// The entry an earlier request with this key made (as it is now); `None` without a
+/// key or for a new one.
+async fn replayed_entry(db: &DatabaseConnection, key: Option<&Idempotent>) -> Result<Option<entry::Model>> {
+    let Some(key) = key else { return Ok(None) };
+    match idempotency::replay(db, key).await? {
+        Some(id) => Ok(Some(queries::by_id(db, id).await?.ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("idempotent result {id} is not an entry"))
+        })?)),
+        None => Ok(None),
+    }
+}
+
+fn reused_key(key: &Idempotent) -> Error {
+    Error::conflict(key.field, "this idempotency key is in use by a request in flight")
 }
 
 /// Changes a draft; a posted entry is refused (`CONFLICT`).
@@ -88,13 +131,14 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
     let reference = changes.reference.apply(current.reference.clone());
     let (description, reference) = check_text(&description, reference.as_deref())?;
     if let Some(lines) = &changes.lines {
-        let balanced = BalancedLines::new(lines, "input.lines")?;
-        check_accounts(&txn, &balanced, "input.lines").await?;
+        // A draft may be unbalanced: posting checks.
+        let lines = DraftLines::new(lines, "input.lines")?;
+        check_accounts(&txn, lines.lines(), "input.lines", Archived::Refused).await?;
         line::Entity::delete_many()
             .filter(line::Column::EntryId.eq(id))
             .exec(&txn)
             .await?;
-        insert_lines(&txn, id, balanced.lines()).await?;
+        insert_lines(&txn, id, lines.lines()).await?;
     }
     let mut row: entry::ActiveModel = current.clone().into();
     row.date = Set(changes.date.unwrap_or(current.date));
@@ -122,17 +166,37 @@ pub async fn delete_draft(db: &DatabaseConnection, id: Uuid) -> Result<Uuid> {
 }
 
 /// Posts a mirror entry (debits and credits swapped) and marks the original REVERSED.
+/// The mirror may use accounts archived since (it only takes back what the original
+/// put on them) and is dated on or after the original: `date` defaults to today in the
+/// company's time zone, or the original's date when that is later. With an idempotency
+/// key, a retry returns the reversing entry made the first time.
 pub async fn reverse(
     db: &DatabaseConnection,
     id: Uuid,
     date: Option<NaiveDate>,
     description: Option<String>,
+    idempotency_key: Option<&str>,
 ) -> Result<entry::Model> {
+    let mut hash = RequestHash::new("reverseJournalEntry");
+    hash.part(&id.to_string())
+        .text(date.map(|d| d.to_string()).as_deref())
+        .text(description.as_deref());
+    let key = Idempotent::new(idempotency_key, "idempotencyKey", "reverseJournalEntry", &hash)?;
+    if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+        return Ok(first);
+    }
     let txn = db.begin().await?;
     let original = lock_entry(&txn, id).await?;
     match original.status {
         EntryStatus::Posted => {}
-        EntryStatus::Reversed => return Err(Error::conflict("id", "the entry is already reversed")),
+        EntryStatus::Reversed => {
+            // As in `post`: a concurrent request with this key may have reversed it.
+            drop(txn);
+            if let Some(first) = replayed_entry(db, key.as_ref()).await? {
+                return Ok(first);
+            }
+            return Err(Error::conflict("id", "the entry is already reversed"));
+        }
         EntryStatus::Draft => {
             return Err(Error::conflict(
                 "id",
@@ -141,8 +205,17 @@ pub async fn reverse(
         }
     }
     let date = match date {
+        Some(date) if date < original.date => {
+            return Err(Error::bad_input(
+                "date",
+                format!(
+                    "a reversal is dated on or after the entry it reverses ({})",
+                    original.date
+                ),
+            ))
+        }
         Some(date) => date,
-        None => crate::ledger::company::today(&txn).await?,
+        None => crate::ledger::company::today(&txn).await?.max(original.date),
     };
     let description = description.unwrap_or_else(|| {
         format!(
@@ -176,6 +249,12 @@ pub async fn reverse(
     marked.status = Set(EntryStatus::Reversed);
     marked.updated_at = Set(Utc::now().into());
     marked.update(&txn).await?;
+    if let Some(key) = &key {
+        if idempotency::record(&txn, key, posted.id).await? == Recorded::Taken {
+            drop(txn);
+            return replayed_entry(db, Some(key)).await?.ok_or_else(|| reused_key(key));
+        }
+    }
     txn.commit().await?;
     Ok(posted)
 }
@@ -197,8 +276,8 @@ async fn stored_lines(db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Vec<l
         .unwrap_or_default())
 }
 
-/// Posts a draft inside the caller's transaction: rules re-checked against the stored
-/// lines (accounts and company share-locked until commit, so an archive or a lock-date
+/// Posts a draft inside the caller's transaction: rules (the balance above all: a
+/// draft may be unbalanced) re-checked against the stored lines (accounts and company share-locked until commit, so an archive or a lock-date
 /// change waits for this post, or this post for it), then the status set to POSTED.
 /// The database numbers it (trigger `journal_entry_number`: the next number of its
 /// fiscal year from the counter, after checking the lock date again under its own
@@ -214,8 +293,13 @@ async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entr
             memo: l.memo.clone(),
         })
         .collect();
-    let balanced = BalancedLines::new(&raw, "lines")?;
-    check_accounts(txn, &balanced, "lines").await?;
+    let balanced = DraftLines::new(&raw, "lines")?.balanced("lines")?;
+    let archived = if draft.reversal_of.is_some() {
+        Archived::Allowed
+    } else {
+        Archived::Refused
+    };
+    check_accounts(txn, balanced.lines(), "lines", archived).await?;
     let company = company_for_posting(txn).await?;
     check_lock_date(&company, draft.date)?;
     let mut row: entry::ActiveModel = draft.into();

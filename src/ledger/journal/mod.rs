@@ -12,7 +12,7 @@
 
 pub mod commands;
 mod cursor;
-mod idempotency;
+pub mod idempotency;
 mod input;
 mod numbering;
 pub mod queries;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::entities::tenant::{account, company};
 use crate::error::{Error, Result};
-use crate::ledger::posting::BalancedLines;
+use crate::ledger::posting::Line;
 
 /// A trimmed description of 1 to 500 characters and an optional reference of at most
 /// 100 (blank means none).
@@ -31,12 +31,26 @@ pub(super) fn check_text(description: &str, reference: Option<&str>) -> Result<(
     Ok((description.to_owned(), reference))
 }
 
-/// Every account of the lines exists, is postable and not archived; `path` names the
-/// lines in errors (`input.lines.2.accountId`). The accounts are share-locked (in id
-/// order) until the transaction ends, so an archive waits for it and it for an archive
-/// in flight: what was checked here is still true at commit.
-pub(super) async fn check_accounts(db: &impl ConnectionTrait, balanced: &BalancedLines, path: &str) -> Result<()> {
-    let ids: Vec<Uuid> = balanced.lines().iter().map(|l| l.account_id).collect();
+/// Whether lines may use archived accounts: only a reversal may (it takes back what an
+/// entry put on them, so an archived account's history can still be corrected).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Archived {
+    Refused,
+    Allowed,
+}
+
+/// Every account of the lines exists, is postable and not archived (unless `archived`
+/// allows it); `path` names the lines in errors (`input.lines.2.accountId`). The
+/// accounts are share-locked (in id order) until the transaction ends, so an archive
+/// waits for it and it for an archive in flight: what was checked here is still true at
+/// commit.
+pub(super) async fn check_accounts(
+    db: &impl ConnectionTrait,
+    lines: &[Line],
+    path: &str,
+    archived: Archived,
+) -> Result<()> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.account_id).collect();
     let found: HashMap<Uuid, account::Model> = account::Entity::find()
         .filter(account::Column::Id.is_in(ids.clone()))
         .order_by_asc(account::Column::Id)
@@ -56,7 +70,7 @@ pub(super) async fn check_accounts(db: &impl ConnectionTrait, balanced: &Balance
                     format!("{} {} is a header account", a.code, a.name),
                 ))
             }
-            Some(a) if a.is_archived => {
+            Some(a) if a.is_archived && archived == Archived::Refused => {
                 return Err(Error::bad_input(field, format!("{} {} is archived", a.code, a.name)))
             }
             Some(_) => {}
