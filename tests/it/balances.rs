@@ -7,6 +7,8 @@ use crate::common;
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use chrono::Datelike;
+
 use common::{error_code, TestApp, TestTenant};
 use nusa_journal::ledger::balances;
 use rand::rngs::StdRng;
@@ -119,8 +121,13 @@ fn random_amount(rng: &mut StdRng) -> Decimal {
 
 /// Two to four lines over distinct random accounts, balanced.
 fn random_lines(books: &Books, rng: &mut StdRng) -> Vec<Value> {
-    let count = rng.gen_range(2..=4);
-    let mut codes: Vec<&str> = CODES.to_vec();
+    random_lines_avoiding(books, rng, &[])
+}
+
+/// Like [`random_lines`], leaving out the `archived` accounts.
+fn random_lines_avoiding(books: &Books, rng: &mut StdRng, archived: &[&str]) -> Vec<Value> {
+    let mut codes: Vec<&str> = CODES.iter().copied().filter(|c| !archived.contains(c)).collect();
+    let count = rng.gen_range(2..=4.min(codes.len()));
     let mut chosen = Vec::new();
     for _ in 0..count {
         let i = rng.gen_range(0..codes.len());
@@ -148,11 +155,12 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut posted: Vec<(String, chrono::NaiveDate)> = Vec::new();
     let mut drafts: Vec<String> = Vec::new();
+    let mut archived: Vec<&str> = Vec::new();
     for step in 0..60 {
-        let what = match rng.gen_range(0..10) {
+        let what = match rng.gen_range(0..12) {
             0..=4 => {
                 let date = random_date(&mut rng);
-                let lines = random_lines(&books, &mut rng);
+                let lines = random_lines_avoiding(&books, &mut rng, &archived);
                 let data = books
                     .ok(CREATE, json!({ "input": { "date": date.to_string(), "description": "acak", "lines": lines, "post": true } }))
                     .await;
@@ -161,7 +169,7 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
             }
             5 | 6 => {
                 let date = random_date(&mut rng);
-                let lines = random_lines(&books, &mut rng);
+                let lines = random_lines_avoiding(&books, &mut rng, &archived);
                 let data = books
                     .ok(
                         CREATE,
@@ -183,6 +191,31 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
                     .expect("date");
                 posted.push((id, date));
                 "post a draft"
+            }
+            10 => {
+                // Archive needs a zero balance over every posted entry.
+                let code = CODES[rng.gen_range(0..CODES.len())];
+                if archived.contains(&code) {
+                    continue;
+                }
+                let zero = books.balance_from_lines(code, "9999-12-31").await.is_zero();
+                let body = books
+                    .gql("mutation($id: ID!) { archiveAccount(id: $id) { isArchived } }", json!({ "id": books.id(code) }))
+                    .await;
+                if zero {
+                    assert_eq!(body["data"]["archiveAccount"]["isArchived"], true, "{body}");
+                    archived.push(code);
+                } else {
+                    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+                }
+                "archive"
+            }
+            11 if !archived.is_empty() => {
+                let code = archived.remove(rng.gen_range(0..archived.len()));
+                books
+                    .ok("mutation($id: ID!) { unarchiveAccount(id: $id) { isArchived } }", json!({ "id": books.id(code) }))
+                    .await;
+                "unarchive"
             }
             _ if !posted.is_empty() => {
                 let (id, date) = posted.remove(rng.gen_range(0..posted.len()));
