@@ -57,5 +57,5 @@ fn tenant_and_registry_migrations_are_named_and_ordered() {
             .map(|m| m.name().to_owned())
             .collect(),
     );
-    assert_eq!(migration::latest_version(), "m20261201_000001_balances_at_scale");
+    assert_eq!(migration::latest_version(), "m20261201_000002_fiscal_year_close");
 }
