@@ -7,13 +7,15 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::entities::tenant::account::{self, AccountType, NormalBalance};
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
+use crate::ledger::audit::{self, action, ChangeList};
 use crate::ledger::change::Change;
 use crate::ledger::coa::CoaTemplate;
 use crate::ledger::paging::{self, Page, Total};
@@ -134,7 +136,29 @@ async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, account_type: 
     Ok(parent)
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<account::Model> {
+/// Creates an account, with its audit event, in one transaction.
+pub async fn create(db: &DatabaseConnection, new: NewAccount, actor: &Actor) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let created = create_in(&txn, new).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_CREATE,
+        Some(created.id),
+        format!(
+            "{} {} ({}, {})",
+            created.code,
+            created.name,
+            created.account_type.to_value(),
+            created.normal_balance.to_value()
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn create_in(db: &impl ConnectionTrait, new: NewAccount) -> Result<account::Model> {
     let code = new.code.trim().to_owned();
     check_code(&code)?;
     let name = check_name(&new.name)?;
@@ -193,8 +217,59 @@ async fn has_children(db: &impl ConnectionTrait, id: Uuid, only_active: bool) ->
     Ok(query.count(db).await? > 0)
 }
 
-pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges) -> Result<account::Model> {
-    let current = by_id(db, id)
+/// Changes an account, with its audit event (what changed), in one transaction.
+pub async fn update(
+    db: &DatabaseConnection,
+    id: Uuid,
+    changes: AccountChanges,
+    actor: &Actor,
+) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let (before, after) = update_in(&txn, id, changes).await?;
+    let mut changed = ChangeList::default();
+    changed.field("name", Some(before.name.clone()), Some(after.name.clone()));
+    if before.parent_id != after.parent_id {
+        changed.field(
+            "parent",
+            code_of(&txn, before.parent_id).await?,
+            code_of(&txn, after.parent_id).await?,
+        );
+    }
+    changed.field("description", before.description.clone(), after.description.clone());
+    changed.field(
+        "isPostable",
+        Some(before.is_postable.to_string()),
+        Some(after.is_postable.to_string()),
+    );
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_UPDATE,
+        Some(id),
+        format!("{}: {}", after.code, changed.detail()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The code of the account `id`, if any.
+async fn code_of(db: &impl ConnectionTrait, id: Option<Uuid>) -> Result<Option<String>> {
+    Ok(match id {
+        Some(id) => by_id(db, id).await?.map(|a| a.code),
+        None => None,
+    })
+}
+
+/// The account before and after the change.
+async fn update_in(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: AccountChanges,
+) -> Result<(account::Model, account::Model)> {
+    let current = account::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(db)
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
     let mut row: account::ActiveModel = current.clone().into();
@@ -244,13 +319,13 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         row.is_postable = Set(postable);
     }
     row.updated_at = Set(Utc::now().into());
-    Ok(row.update(db).await?)
+    Ok((current, row.update(db).await?))
 }
 
 /// Archived accounts take no new lines and leave default listings; history stays.
 /// The account row is locked first (`FOR UPDATE`): postings in flight hold it shared,
 /// so the archive waits for them, and a posting that comes later sees it archived.
-pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model> {
+pub async fn archive(db: &DatabaseConnection, id: Uuid, actor: &Actor) -> Result<account::Model> {
     let txn = db.begin().await?;
     let current = account::Entity::find_by_id(id)
         .lock_exclusive()
@@ -264,6 +339,14 @@ pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model
     row.is_archived = Set(true);
     row.updated_at = Set(Utc::now().into());
     let archived = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_ARCHIVE,
+        Some(id),
+        format!("{} {}", archived.code, archived.name),
+    )
+    .await?;
     txn.commit().await?;
     Ok(archived)
 }

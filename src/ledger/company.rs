@@ -9,6 +9,8 @@ use sea_orm::{
 use crate::entities::tenant::company;
 use crate::entities::tenant::journal_entry::{self, EntryStatus};
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
+use crate::ledger::audit::{self, action, ChangeList};
 use crate::ledger::change::Change;
 
 /// Changes to the company; `Keep` leaves a field alone.
@@ -19,6 +21,8 @@ pub struct CompanyChanges {
     pub tax_id: Change<String>,
     pub fiscal_year_start_month: Option<i32>,
     pub lock_date: Change<NaiveDate>,
+    /// An IANA time zone name: "today" of every default date.
+    pub timezone: Option<String>,
 }
 
 /// The time zone of a company without a valid one (the column's default).
@@ -46,21 +50,44 @@ pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
 /// Changes the company in one transaction that first locks its row (`FOR UPDATE`):
 /// postings in flight hold it shared, so a new lock date is written only after they
 /// commit, and a posting that comes later waits, then sees the new date. The change
-/// time is taken once the lock is held.
-pub async fn update_company(db: &DatabaseConnection, changes: CompanyChanges) -> Result<company::Model> {
+/// time is taken once the lock is held. The audit event names what changed (lock date
+/// moves above all).
+pub async fn update_company(db: &DatabaseConnection, changes: CompanyChanges, actor: &Actor) -> Result<company::Model> {
     let txn = db.begin().await?;
-    let updated = update_company_in(&txn, changes).await?;
+    let (before, updated) = update_company_in(&txn, changes).await?;
+    let mut changed = ChangeList::default();
+    changed.field("name", Some(before.name.clone()), Some(updated.name.clone()));
+    changed.field("legalName", before.legal_name.clone(), updated.legal_name.clone());
+    changed.field("taxId", before.tax_id.clone(), updated.tax_id.clone());
+    changed.field(
+        "fiscalYearStartMonth",
+        Some(before.fiscal_year_start_month.to_string()),
+        Some(updated.fiscal_year_start_month.to_string()),
+    );
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+    changed.field("lockDate", date(before.lock_date), date(updated.lock_date));
+    changed.field(
+        "timezone",
+        Some(before.timezone.clone()),
+        Some(updated.timezone.clone()),
+    );
+    audit::record(&txn, actor, action::COMPANY_UPDATE, Some(updated.id), changed.detail()).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
+/// The company before and after the change.
+async fn update_company_in(
+    db: &impl ConnectionTrait,
+    changes: CompanyChanges,
+) -> Result<(company::Model, company::Model)> {
     let current = company::Entity::find()
         .lock_exclusive()
         .one(db)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))?;
     let current_start_month = i32::from(current.fiscal_year_start_month);
+    let before = current.clone();
     let mut row: company::ActiveModel = current.into();
     if let Some(name) = changes.name {
         let name = name.trim();
@@ -99,8 +126,21 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
         Change::Clear => row.lock_date = Set(None),
         Change::Set(date) => row.lock_date = Set(Some(date)),
     }
+    if let Some(timezone) = changes.timezone {
+        row.timezone = Set(parse_timezone(&timezone)?.name().to_owned());
+    }
     row.updated_at = Set(Utc::now().into());
-    Ok(row.update(db).await?)
+    Ok((before, row.update(db).await?))
+}
+
+/// An IANA time zone name (`Asia/Jakarta`, `Asia/Makassar`, `Asia/Jayapura`, ...).
+pub fn parse_timezone(name: &str) -> Result<chrono_tz::Tz> {
+    name.trim().parse().map_err(|_| {
+        Error::bad_input(
+            "input.timezone",
+            "an IANA time zone name, e.g. Asia/Jakarta, Asia/Makassar or Asia/Jayapura",
+        )
+    })
 }
 
 /// Whether any entry is POSTED or REVERSED.
@@ -139,6 +179,14 @@ mod tests {
         assert!(today_in("Asia/Jakarta") >= utc);
         assert!(today_in("Pacific/Honolulu") <= utc);
         assert_eq!(today_in("Not/AZone"), today_in("Asia/Jakarta"));
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(parse_timezone(" Asia/Makassar ").ok(), Some(chrono_tz::Asia::Makassar));
+        for bad in ["", "WIB", "Asia/Atlantis", "UTC+7"] {
+            assert!(parse_timezone(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

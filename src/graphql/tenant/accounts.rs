@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
-use super::{parse_id, tenant_db};
+use super::{actor, parse_id, tenant_db};
 use crate::entities::tenant::account::{self as entity, AccountType, NormalBalance};
 use crate::error::Error;
 use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
@@ -180,7 +180,7 @@ impl AccountsMutation {
             description: input.description,
             normal_balance: input.normal_balance,
         };
-        let created = service::create(&db.conn, new).await?;
+        let created = service::create(&db.conn, new, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(created))
     }
@@ -198,7 +198,7 @@ impl AccountsMutation {
             description: input.description.into(),
             is_postable: input.is_postable,
         };
-        let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;
+        let updated = service::update(&db.conn, parse_id(&id, "id")?, changes, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(updated))
     }
@@ -206,7 +206,7 @@ impl AccountsMutation {
     /// Archived accounts take no new lines and leave default listings; their history stays.
     async fn archive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
-        let archived = service::archive(&db.conn, parse_id(&id, "id")?).await?;
+        let archived = service::archive(&db.conn, parse_id(&id, "id")?, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(archived))
     }

@@ -3,10 +3,11 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::tenant_db;
+use super::{actor, tenant_db};
 use crate::entities::tenant::company as entity;
 use crate::graphql::scalars::Date;
 use crate::ledger::company::{self as service, CompanyChanges};
+use crate::ledger::fiscal_years;
 
 /// The company whose books these are.
 #[derive(SimpleObject)]
@@ -22,8 +23,24 @@ pub struct Company {
     pub fiscal_year_start_month: i32,
     /// No posting on or before this date.
     pub lock_date: Option<Date>,
+    /// The end of the latest closed fiscal year: no posting on or before it (set by
+    /// closeFiscalYear, moved back only by reopenFiscalYear).
+    pub hard_lock_date: Option<Date>,
+    /// IANA name, default "Asia/Jakarta": "today" and default dates use it.
+    pub timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Company {
+    /// The company as the API shows it: its row and the hard lock of its closed years.
+    async fn read(db: &impl sea_orm::ConnectionTrait, m: entity::Model) -> crate::error::Result<Company> {
+        let hard_lock_date = fiscal_years::hard_lock_date(db).await?;
+        Ok(Company {
+            hard_lock_date: hard_lock_date.map(Date),
+            ..Company::from(m)
+        })
+    }
 }
 
 impl From<entity::Model> for Company {
@@ -36,6 +53,8 @@ impl From<entity::Model> for Company {
             base_currency: m.base_currency,
             fiscal_year_start_month: i32::from(m.fiscal_year_start_month),
             lock_date: m.lock_date.map(Date),
+            hard_lock_date: None,
+            timezone: m.timezone,
             created_at: m.created_at.with_timezone(&Utc),
             updated_at: m.updated_at.with_timezone(&Utc),
         }
@@ -50,6 +69,8 @@ pub struct UpdateCompanyInput {
     pub tax_id: MaybeUndefined<String>,
     pub fiscal_year_start_month: Option<i32>,
     pub lock_date: MaybeUndefined<Date>,
+    /// An IANA time zone name, e.g. "Asia/Makassar".
+    pub timezone: Option<String>,
 }
 
 #[derive(Default)]
@@ -59,7 +80,7 @@ pub struct CompanyQuery;
 impl CompanyQuery {
     async fn company(&self, ctx: &Context<'_>) -> async_graphql::Result<Company> {
         let db = tenant_db(ctx)?;
-        Ok(service::company(&db.conn).await?.into())
+        Ok(Company::read(&db.conn, service::company(&db.conn).await?).await?)
     }
 }
 
@@ -76,7 +97,9 @@ impl CompanyMutation {
             tax_id: input.tax_id.into(),
             fiscal_year_start_month: input.fiscal_year_start_month,
             lock_date: input.lock_date.map_value(|d| d.0).into(),
+            timezone: input.timezone,
         };
-        Ok(service::update_company(&db.conn, changes).await?.into())
+        let updated = service::update_company(&db.conn, changes, actor(ctx)?).await?;
+        Ok(Company::read(&db.conn, updated).await?)
     }
 }

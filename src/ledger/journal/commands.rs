@@ -1,6 +1,8 @@
 //! What changes journal entries: create (optionally posting at once), update or delete
-//! a draft, post, reverse. Each runs in one transaction; the rules are checked here and
-//! again by the database at commit (a refusal there is classified in `crate::error`).
+//! a draft, post, reverse. Each runs in one transaction, with its audit event; the rules
+//! are checked here and again by the database at commit (a refusal there is classified
+//! in `crate::error`). Every command names its [`Actor`]: entries record who created and
+//! who posted them.
 
 use chrono::{NaiveDate, Utc};
 use sea_orm::{
@@ -13,15 +15,17 @@ use super::input::{EntryChanges, NewEntry};
 use super::rows::{insert_draft, insert_lines, NewDraft};
 use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting};
 use super::{idempotency, queries};
-use crate::entities::tenant::journal_entry::{self as entry, EntryStatus};
+use crate::entities::tenant::journal_entry::{self as entry, EntryKind, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
+use crate::ledger::audit::{self, action, ChangeList};
 use crate::ledger::money::format_amount;
 use crate::ledger::posting::{BalancedLines, Line, RawLine};
 
 /// Creates a draft (and posts it when asked). With an idempotency key, a retry of the
 /// same request returns the first result.
-pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Model> {
+pub async fn create(db: &DatabaseConnection, new: NewEntry, actor: &Actor) -> Result<entry::Model> {
     let hash = idempotency::request_hash(&new);
     if let Some(key) = &new.idempotency_key {
         idempotency::check_key(key)?;
@@ -38,9 +42,10 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
         description,
         reference,
         reversal_of: None,
+        kind: EntryKind::Regular,
         idempotency: new.idempotency_key.clone().map(|key| (key, hash.clone())),
     };
-    let inserted = match insert_draft(&txn, draft).await {
+    let inserted = match insert_draft(&txn, draft, actor).await {
         Ok(row) => row,
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             // A concurrent request with the same key won: answer as a replay.
@@ -53,8 +58,21 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
         Err(err) => return Err(err.into()),
     };
     insert_lines(&txn, inserted.id, balanced.lines()).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ENTRY_CREATE,
+        Some(inserted.id),
+        format!(
+            "dated {}, {} lines, total {}",
+            inserted.date,
+            balanced.lines().len(),
+            format_amount(balanced.total())
+        ),
+    )
+    .await?;
     let result = if new.post {
-        post_in(&txn, inserted).await?
+        post_audited_in(&txn, inserted, actor).await?
     } else {
         inserted
     };
@@ -63,19 +81,24 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry) -> Result<entry::Mod
 }
 
 /// Posts a draft: it gets the next number of its fiscal year.
-pub async fn post(db: &DatabaseConnection, id: Uuid) -> Result<entry::Model> {
+pub async fn post(db: &DatabaseConnection, id: Uuid, actor: &Actor) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
         return Err(Error::conflict("id", "the entry is already posted"));
     }
-    let posted = post_in(&txn, current).await?;
+    let posted = post_audited_in(&txn, current, actor).await?;
     txn.commit().await?;
     Ok(posted)
 }
 
 /// Changes a draft; a posted entry is refused (`CONFLICT`).
-pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChanges) -> Result<entry::Model> {
+pub async fn update_draft(
+    db: &DatabaseConnection,
+    id: Uuid,
+    changes: EntryChanges,
+    actor: &Actor,
+) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
@@ -87,6 +110,7 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
     let description = changes.description.unwrap_or_else(|| current.description.clone());
     let reference = changes.reference.apply(current.reference.clone());
     let (description, reference) = check_text(&description, reference.as_deref())?;
+    let mut changed = ChangeList::default();
     if let Some(lines) = &changes.lines {
         let balanced = BalancedLines::new(lines, "input.lines")?;
         check_accounts(&txn, &balanced, "input.lines").await?;
@@ -95,19 +119,37 @@ pub async fn update_draft(db: &DatabaseConnection, id: Uuid, changes: EntryChang
             .exec(&txn)
             .await?;
         insert_lines(&txn, id, balanced.lines()).await?;
+        changed.field(
+            "lines",
+            None,
+            Some(format!(
+                "{} lines, total {}",
+                lines.len(),
+                format_amount(balanced.total())
+            )),
+        );
     }
+    let date = changes.date.unwrap_or(current.date);
+    changed.field("date", Some(current.date.to_string()), Some(date.to_string()));
+    changed.field(
+        "description",
+        Some(current.description.clone()),
+        Some(description.clone()),
+    );
+    changed.field("reference", current.reference.clone(), reference.clone());
     let mut row: entry::ActiveModel = current.clone().into();
-    row.date = Set(changes.date.unwrap_or(current.date));
+    row.date = Set(date);
     row.description = Set(description);
     row.reference = Set(reference);
     row.updated_at = Set(Utc::now().into());
     let updated = row.update(&txn).await?;
+    audit::record(&txn, actor, action::ENTRY_UPDATE, Some(id), changed.detail()).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
 /// Deletes a draft (its lines go with it); a posted entry is refused (`CONFLICT`).
-pub async fn delete_draft(db: &DatabaseConnection, id: Uuid) -> Result<Uuid> {
+pub async fn delete_draft(db: &DatabaseConnection, id: Uuid, actor: &Actor) -> Result<Uuid> {
     let txn = db.begin().await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
@@ -117,19 +159,36 @@ pub async fn delete_draft(db: &DatabaseConnection, id: Uuid) -> Result<Uuid> {
         ));
     }
     entry::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ENTRY_DELETE,
+        Some(id),
+        format!("draft dated {}: {}", current.date, current.description),
+    )
+    .await?;
     txn.commit().await?;
     Ok(id)
 }
 
 /// Posts a mirror entry (debits and credits swapped) and marks the original REVERSED.
+/// A closing entry (and the reversal of one) is reversed only by reopening its fiscal
+/// year (`CONFLICT`).
 pub async fn reverse(
     db: &DatabaseConnection,
     id: Uuid,
     date: Option<NaiveDate>,
     description: Option<String>,
+    actor: &Actor,
 ) -> Result<entry::Model> {
     let txn = db.begin().await?;
     let original = lock_entry(&txn, id).await?;
+    if closes_a_year(&txn, &original).await? {
+        return Err(Error::conflict(
+            "id",
+            "a closing entry is reversed only by reopening its fiscal year (reopenFiscalYear)",
+        ));
+    }
     match original.status {
         EntryStatus::Posted => {}
         EntryStatus::Reversed => return Err(Error::conflict("id", "the entry is already reversed")),
@@ -144,6 +203,45 @@ pub async fn reverse(
         Some(date) => date,
         None => crate::ledger::company::today(&txn).await?,
     };
+    let number = original.number.clone().unwrap_or_default();
+    let posted = reverse_in(&txn, original, date, description, actor).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ENTRY_REVERSE,
+        Some(id),
+        format!(
+            "{number} reversed by {} dated {}",
+            posted.number.as_deref().unwrap_or_default(),
+            posted.date
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(posted)
+}
+
+/// Whether the entry is a closing entry or the reversal of one.
+async fn closes_a_year(db: &impl ConnectionTrait, e: &entry::Model) -> Result<bool> {
+    Ok(match (e.kind, e.reversal_of) {
+        (EntryKind::Closing, _) => true,
+        (_, Some(original)) => queries::by_id(db, original)
+            .await?
+            .is_some_and(|o| o.kind == EntryKind::Closing),
+        _ => false,
+    })
+}
+
+/// Reverses `original` (a posted entry, locked by the caller) inside the caller's
+/// transaction: posts the mirror entry dated `date` and marks the original REVERSED.
+pub(crate) async fn reverse_in(
+    txn: &impl ConnectionTrait,
+    original: entry::Model,
+    date: NaiveDate,
+    description: Option<String>,
+    actor: &Actor,
+) -> Result<entry::Model> {
+    let id = original.id;
     let description = description.unwrap_or_else(|| {
         format!(
             "Pembalikan {}: {}",
@@ -152,7 +250,7 @@ pub async fn reverse(
         )
     });
     let (description, _) = check_text(&description, None)?;
-    let swapped: Vec<Line> = stored_lines(&txn, id)
+    let swapped: Vec<Line> = stored_lines(txn, id)
         .await?
         .into_iter()
         .map(|l| Line {
@@ -167,17 +265,41 @@ pub async fn reverse(
         description,
         reference: original.number.clone(),
         reversal_of: Some(id),
+        kind: EntryKind::Reversal,
         idempotency: None,
     };
-    let mirror = insert_draft(&txn, draft).await?;
-    insert_lines(&txn, mirror.id, &swapped).await?;
-    let posted = post_in(&txn, mirror).await?;
+    let mirror = insert_draft(txn, draft, actor).await?;
+    insert_lines(txn, mirror.id, &swapped).await?;
+    let posted = post_in(txn, mirror, actor).await?;
     let mut marked: entry::ActiveModel = original.into();
     marked.status = Set(EntryStatus::Reversed);
     marked.updated_at = Set(Utc::now().into());
-    marked.update(&txn).await?;
-    txn.commit().await?;
+    marked.update(txn).await?;
     Ok(posted)
+}
+
+/// Writes and posts an entry the books make themselves (a closing entry), inside the
+/// caller's transaction; `lines` are checked like any entry's when posted.
+pub(crate) async fn post_made_in(
+    txn: &impl ConnectionTrait,
+    kind: EntryKind,
+    date: NaiveDate,
+    description: &str,
+    lines: &[Line],
+    actor: &Actor,
+) -> Result<entry::Model> {
+    let (description, _) = check_text(description, None)?;
+    let draft = NewDraft {
+        date,
+        description,
+        reference: None,
+        reversal_of: None,
+        kind,
+        idempotency: None,
+    };
+    let inserted = insert_draft(txn, draft, actor).await?;
+    insert_lines(txn, inserted.id, lines).await?;
+    post_in(txn, inserted, actor).await
 }
 
 /// The entry, locked until the transaction ends (so concurrent commands take turns).
@@ -197,13 +319,27 @@ async fn stored_lines(db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Vec<l
         .unwrap_or_default())
 }
 
+/// [`post_in`], and its audit event.
+async fn post_audited_in(txn: &impl ConnectionTrait, draft: entry::Model, actor: &Actor) -> Result<entry::Model> {
+    let posted = post_in(txn, draft, actor).await?;
+    audit::record(
+        txn,
+        actor,
+        action::ENTRY_POST,
+        Some(posted.id),
+        format!("{} dated {}", posted.number.as_deref().unwrap_or_default(), posted.date),
+    )
+    .await?;
+    Ok(posted)
+}
+
 /// Posts a draft inside the caller's transaction: rules re-checked against the stored
 /// lines (accounts and company share-locked until commit, so an archive or a lock-date
-/// change waits for this post, or this post for it), then the status set to POSTED.
-/// The database numbers it (trigger `journal_entry_number`: the next number of its
-/// fiscal year from the counter, after checking the lock date again under its own
-/// locks); the number comes back with the updated row.
-async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entry::Model> {
+/// change waits for this post, or this post for it), then the status set to POSTED by
+/// `actor`. The database numbers it (trigger `journal_entry_number`: the next number of
+/// its fiscal year from the counter, after checking the closed fiscal years and the lock
+/// date again under its own locks); the number comes back with the updated row.
+async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model, actor: &Actor) -> Result<entry::Model> {
     let raw: Vec<RawLine> = stored_lines(txn, draft.id)
         .await?
         .iter()
@@ -217,9 +353,17 @@ async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model) -> Result<entr
     let balanced = BalancedLines::new(&raw, "lines")?;
     check_accounts(txn, &balanced, "lines").await?;
     let company = company_for_posting(txn).await?;
+    // A closed fiscal year wins over the lock date. The database refuses it on its own
+    // (trigger `journal_entry_hard_lock`, before the lock date); it is looked up here
+    // only where the lock date would answer first.
+    if check_lock_date(&company, draft.date).is_err() {
+        crate::ledger::fiscal_years::check_open(txn, draft.date).await?;
+    }
     check_lock_date(&company, draft.date)?;
     let mut row: entry::ActiveModel = draft.into();
     row.status = Set(EntryStatus::Posted);
     row.updated_at = Set(Utc::now().into());
+    row.posted_by_token_id = Set(actor.token_id);
+    row.posted_by_name = Set(Some(actor.name.clone()));
     Ok(row.update(txn).await?)
 }
