@@ -33,10 +33,14 @@ pub fn parse_amount(raw: &str) -> Result<Decimal, String> {
     Ok(if negative { -value } else { value })
 }
 
-/// The API's text form: always two decimals, e.g. `"1500000.00"`.
+/// The API's text form: always two decimals, e.g. `"1500000.00"`; zero is `"0.00"`,
+/// never `"-0.00"` (a zero balance signed for a credit account is a negative zero).
 pub fn format_amount(value: Decimal) -> String {
     let mut rounded = value.round_dp(2);
     rounded.rescale(2);
+    if rounded.is_zero() {
+        rounded.set_sign_positive(true);
+    }
     rounded.to_string()
 }
 
@@ -64,6 +68,13 @@ mod tests {
         assert!(parse_amount("1000000000000000000.00").is_err(), "19 integer digits");
         let sum = parse_amount("999999999999999999.98").unwrap_or_default() + parse_amount("0.01").unwrap_or_default();
         assert_eq!(format_amount(sum), big);
+    }
+
+    #[test]
+    fn zero_has_no_sign() {
+        assert_eq!(format_amount(-Decimal::ZERO), "0.00");
+        assert_eq!(format_amount(Decimal::new(-1, 3)), "0.00", "rounds to zero");
+        assert_eq!(format_amount(Decimal::new(-1, 2)), "-0.01");
     }
 
     #[test]

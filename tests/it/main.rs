@@ -10,6 +10,7 @@ mod common;
 mod books;
 mod budgets;
 mod embedded;
+mod fiscal_years;
 mod foundation;
 mod frontend;
 mod guarded_books;
