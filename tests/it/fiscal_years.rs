@@ -8,6 +8,8 @@ use crate::common;
 use common::{error_code, TestApp, TestTenant};
 use migration::sqlstate;
 use nusa_journal::tenancy::credentials::{single_connection, unseal};
+use nusa_journal::tenancy::ownership::{self, Access};
+use nusa_journal::tenancy::registry::admin_connection_to;
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use serde_json::{json, Value};
@@ -618,6 +620,27 @@ async fn the_login_role_cannot_close_years_post_closing_entries_or_change_the_au
         .count();
     assert_eq!(by_hand, 1, "the database functions append their own events: {events}");
     observer.close().await.ok();
+
+    // A paused tenant (a restore withdraws its writes) cannot reopen a year either: the
+    // functions write as their owner, so their EXECUTE goes with the writes.
+    let row = b.row().await;
+    let admin = admin_connection_to(&b.app.config.tenant_admin_url, &row.db_name, "test")
+        .await
+        .expect("admin");
+    ownership::set_writable(&admin, &row.db_username, Access::ReadOnly)
+        .await
+        .expect("pause");
+    let login = b.login_role().await;
+    let paused = login
+        .execute_unprepared("SELECT nusa_reopen_fiscal_year(2025, 'during a restore', NULL, 'intruder')")
+        .await;
+    assert_eq!(refused_with("reopen while paused", paused), "42501");
+    ownership::set_writable(&admin, &row.db_username, Access::ReadWrite)
+        .await
+        .expect("resume");
+    login.close().await.ok();
+    admin.close().await.ok();
+    assert_eq!(b.year("2025").await["status"], "CLOSED");
 }
 
 /// A second token of the tenant: (id, token).
