@@ -85,6 +85,11 @@ impl ChangeList {
         }
     }
 
+    /// Notes a change told in words (e.g. "lines replaced: 3 lines, total 12.00").
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.0.push(text.into());
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -143,9 +148,10 @@ mod tests {
         assert_eq!(changes.detail(), "no change");
         changes.field("name", Some("Kas".into()), Some("Kas Besar".into()));
         changes.field("lockDate", None, Some("2026-01-31".into()));
+        changes.note("lines replaced");
         assert_eq!(
             changes.detail(),
-            r#"name: "Kas" -> "Kas Besar"; lockDate: none -> "2026-01-31""#
+            r#"name: "Kas" -> "Kas Besar"; lockDate: none -> "2026-01-31"; lines replaced"#
         );
     }
 }

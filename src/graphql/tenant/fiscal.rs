@@ -73,8 +73,8 @@ pub struct FiscalMutation;
 impl FiscalMutation {
     /// Posts the closing entry (revenue and expense into the RETAINED_EARNINGS account,
     /// dated the year's last day) and closes the year. Years close in order, once they
-    /// have ended. `dryRun` answers what closing would give and writes nothing; a retry
-    /// with the same `idempotencyKey` returns the year.
+    /// have ended. `dryRun` answers what closing would give and writes nothing (nor
+    /// keeps its key); a retry with the same `idempotencyKey` returns the year.
     async fn close_fiscal_year(
         &self,
         ctx: &Context<'_>,

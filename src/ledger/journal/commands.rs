@@ -119,15 +119,11 @@ pub async fn update_draft(
             .exec(&txn)
             .await?;
         insert_lines(&txn, id, balanced.lines()).await?;
-        changed.field(
-            "lines",
-            None,
-            Some(format!(
-                "{} lines, total {}",
-                lines.len(),
-                format_amount(balanced.total())
-            )),
-        );
+        changed.note(format!(
+            "lines replaced: {} lines, total {}",
+            lines.len(),
+            format_amount(balanced.total())
+        ));
     }
     let date = changes.date.unwrap_or(current.date);
     changed.field("date", Some(current.date.to_string()), Some(date.to_string()));
