@@ -798,6 +798,68 @@ async fn the_audit_log_names_the_token_behind_each_action() {
         );
     }
 
+    // Drafts changed and removed, an account archived: each has its event.
+    let second = ok_as(
+        kasir.clone(),
+        CREATE,
+        json!({ "input": { "date": "2026-04-01", "description": "Belum selesai",
+                "lines": [{ "accountId": kas, "debit": "1.00" }, { "accountId": jasa, "credit": "1.00" }] } }),
+    )
+    .await["createJournalEntry"]["id"]
+        .clone();
+    ok_as(
+        kasir.clone(),
+        "mutation($id: ID!) { updateJournalEntry(id: $id, input: { description: \"Sudah diperiksa\" }) { id } }",
+        json!({ "id": second }),
+    )
+    .await;
+    ok_as(
+        akuntan.clone(),
+        "mutation($id: ID!) { deleteJournalEntry(id: $id) }",
+        json!({ "id": second }),
+    )
+    .await;
+    ok_as(
+        akuntan.clone(),
+        "mutation($id: ID!) { archiveAccount(id: $id) { isArchived } }",
+        json!({ "id": account }),
+    )
+    .await;
+    let latest = b.audit(4).await;
+    let seen: Vec<(&str, &str, &str)> = latest["nodes"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().expect("action"),
+                e["actor"]["name"].as_str().expect("actor"),
+                e["detail"].as_str().expect("detail"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("account.archive", "Akuntan", "1-1190 Kas Kecil Bandung"),
+            (
+                "journal_entry.delete",
+                "Akuntan",
+                "draft dated 2026-04-01: Sudah diperiksa"
+            ),
+            (
+                "journal_entry.update",
+                "Kasir Toko",
+                r#"description: "Belum selesai" -> "Sudah diperiksa""#
+            ),
+            (
+                "journal_entry.create",
+                "Kasir Toko",
+                "dated 2026-04-01, 2 lines, total 1.00"
+            ),
+        ]
+    );
+
     // A READ token reads the log but changes nothing.
     let (_, body) = b
         .app
