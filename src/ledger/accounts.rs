@@ -267,9 +267,10 @@ async fn update_in(
     id: Uuid,
     changes: AccountChanges,
 ) -> Result<(account::Model, account::Model)> {
-    let current = account::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(db)
+    // Not locked first: a `FOR UPDATE` here would conflict with the key-share lock a
+    // concurrent sibling move's foreign key check takes, while that move holds the
+    // chart's advisory lock (trigger `account_no_loop`) that this update will wait for.
+    let current = by_id(db, id)
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
     let mut row: account::ActiveModel = current.clone().into();

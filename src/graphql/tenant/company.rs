@@ -1,6 +1,6 @@
 //! `company` and `updateCompany`.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::{actor, tenant_db};
@@ -11,6 +11,7 @@ use crate::ledger::fiscal_years;
 
 /// The company whose books these are.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Company {
     pub id: ID,
     pub name: String,
@@ -23,23 +24,19 @@ pub struct Company {
     pub fiscal_year_start_month: i32,
     /// No posting on or before this date.
     pub lock_date: Option<Date>,
-    /// The end of the latest closed fiscal year: no posting on or before it (set by
-    /// closeFiscalYear, moved back only by reopenFiscalYear).
-    pub hard_lock_date: Option<Date>,
     /// IANA name, default "Asia/Jakarta": "today" and default dates use it.
     pub timezone: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
+#[ComplexObject]
 impl Company {
-    /// The company as the API shows it: its row and the hard lock of its closed years.
-    async fn read(db: &impl sea_orm::ConnectionTrait, m: entity::Model) -> crate::error::Result<Company> {
-        let hard_lock_date = fiscal_years::hard_lock_date(db).await?;
-        Ok(Company {
-            hard_lock_date: hard_lock_date.map(Date),
-            ..Company::from(m)
-        })
+    /// The end of the latest closed fiscal year: no posting on or before it (set by
+    /// closeFiscalYear, moved back only by reopenFiscalYear). Read only when asked for.
+    async fn hard_lock_date(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        let db = tenant_db(ctx)?;
+        Ok(fiscal_years::hard_lock_date(&db.conn).await?.map(Date))
     }
 }
 
@@ -53,7 +50,6 @@ impl From<entity::Model> for Company {
             base_currency: m.base_currency,
             fiscal_year_start_month: i32::from(m.fiscal_year_start_month),
             lock_date: m.lock_date.map(Date),
-            hard_lock_date: None,
             timezone: m.timezone,
             created_at: m.created_at.with_timezone(&Utc),
             updated_at: m.updated_at.with_timezone(&Utc),
@@ -80,7 +76,7 @@ pub struct CompanyQuery;
 impl CompanyQuery {
     async fn company(&self, ctx: &Context<'_>) -> async_graphql::Result<Company> {
         let db = tenant_db(ctx)?;
-        Ok(Company::read(&db.conn, service::company(&db.conn).await?).await?)
+        Ok(service::company(&db.conn).await?.into())
     }
 }
 
@@ -99,7 +95,6 @@ impl CompanyMutation {
             lock_date: input.lock_date.map_value(|d| d.0).into(),
             timezone: input.timezone,
         };
-        let updated = service::update_company(&db.conn, changes, actor(ctx)?).await?;
-        Ok(Company::read(&db.conn, updated).await?)
+        Ok(service::update_company(&db.conn, changes, actor(ctx)?).await?.into())
     }
 }

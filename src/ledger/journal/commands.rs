@@ -315,18 +315,19 @@ async fn stored_lines(db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Vec<l
         .unwrap_or_default())
 }
 
-/// [`post_in`], and its audit event.
+/// [`post_in`], and its audit event. The event is written first: posting takes the
+/// fiscal year's counter, which concurrent postings wait for until commit, so nothing
+/// more is done after it (the event names the entry; its number is on the entry).
 async fn post_audited_in(txn: &impl ConnectionTrait, draft: entry::Model, actor: &Actor) -> Result<entry::Model> {
-    let posted = post_in(txn, draft, actor).await?;
     audit::record(
         txn,
         actor,
         action::ENTRY_POST,
-        Some(posted.id),
-        format!("{} dated {}", posted.number.as_deref().unwrap_or_default(), posted.date),
+        Some(draft.id),
+        format!("dated {}: {}", draft.date, draft.description),
     )
     .await?;
-    Ok(posted)
+    post_in(txn, draft, actor).await
 }
 
 /// Posts a draft inside the caller's transaction: rules re-checked against the stored
