@@ -378,7 +378,7 @@ async fn seed_demo_books(
             post: true,
             idempotency_key: None,
         };
-        create(&db, entry).await?;
+        create(&db, entry, &crate::ledger::actor::Actor::system()).await?;
     }
     db.close().await?;
     Ok(())

@@ -232,13 +232,16 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `NJ008` ([`migration::sqlstate::FISCAL_YEAR_CLOSED`]) | posting into a closed fiscal year | `FISCAL_YEAR_CLOSED` |
 /// | `NJ009` ([`migration::sqlstate::REVERSAL_BEFORE_ORIGINAL`]) | a reversal dated before its original | `BAD_USER_INPUT` |
 /// | `NJ010` ([`migration::sqlstate::AUDIT_APPEND_ONLY`]) | an audit event changed or removed | `CONFLICT` |
+/// | `NJ011` ([`migration::sqlstate::FISCAL_YEAR_ORDER`]) | closing or reopening a fiscal year out of turn | `CONFLICT` |
+/// | `NJ012` ([`migration::sqlstate::CLOSING_ENTRY_INVALID`]) | a closing entry that does not close its year | `CONFLICT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | `42501` insufficient_privilege | a tenant's login role writing while its writes are withdrawn (a restore); the service's roles lack no other right | `TENANT_READ_ONLY` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
 pub fn from_sqlstate(code: &str) -> Option<Error> {
     use migration::sqlstate::{
-        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, AUDIT_APPEND_ONLY, FISCAL_YEAR_CLOSED, PERIOD_LOCKED, POSTED_ENTRY_CHANGED,
-        POSTING_BYPASSED, REPORT_KEY_FROZEN, REVERSAL_BEFORE_ORIGINAL, UNBALANCED_ENTRY,
+        ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, AUDIT_APPEND_ONLY, CLOSING_ENTRY_INVALID, FISCAL_YEAR_CLOSED,
+        FISCAL_YEAR_ORDER, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, REPORT_KEY_FROZEN,
+        REVERSAL_BEFORE_ORIGINAL, UNBALANCED_ENTRY,
     };
     Some(match code {
         ACCOUNT_LOOP => Error::bad_input(
@@ -269,6 +272,14 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
         AUDIT_APPEND_ONLY => Error::Conflict {
             field: None,
             message: "the audit log is append-only".into(),
+        },
+        FISCAL_YEAR_ORDER => Error::Conflict {
+            field: Some("label".into()),
+            message: "fiscal years close in order and only the latest closed year reopens".into(),
+        },
+        CLOSING_ENTRY_INVALID => Error::Conflict {
+            field: None,
+            message: "a closing entry exists only for the fiscal year it closes".into(),
         },
         REPORT_KEY_FROZEN => Error::Conflict {
             field: None,
@@ -391,6 +402,8 @@ mod tests {
         assert_eq!(Error::from(refused("NJ008")).code(), "FISCAL_YEAR_CLOSED");
         assert_eq!(Error::from(refused("NJ009")).code(), "BAD_USER_INPUT");
         assert_eq!(Error::from(refused("NJ010")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ011")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ012")).code(), "CONFLICT");
         // The service's roles lack no right they need except while a tenant's writes are
         // withdrawn (a restore): a refused right is that pause.
         assert_eq!(Error::from(refused("42501")).code(), "TENANT_READ_ONLY");

@@ -10,6 +10,7 @@ mod m20261130_000001_guarded_posting;
 mod m20261130_000002_tenant_identity;
 mod m20261130_000003_frozen_report_keys;
 pub mod m20261201_000001_balances_at_scale;
+pub mod m20261201_000002_fiscal_year_close;
 pub mod m20261201_000003_template_roles;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
@@ -42,13 +43,25 @@ pub mod sqlstate {
     /// (trigger `company_fiscal_year_start_guard`).
     pub const REPORT_KEY_FROZEN: &str = "NJ007";
     /// Posting into a fiscal year that is closed (trigger `journal_entry_number`,
-    /// checked before the lock date).
+    /// checked before the lock date), or on or before the end of the latest closed year
+    /// (trigger `journal_entry_hard_lock`).
     pub const FISCAL_YEAR_CLOSED: &str = "NJ008";
     /// Posting a reversing entry dated before the entry it reverses (trigger
     /// `journal_entry_number`).
     pub const REVERSAL_BEFORE_ORIGINAL: &str = "NJ009";
     /// Changing or removing an audit event (trigger `audit_event_guard`).
     pub const AUDIT_APPEND_ONLY: &str = "NJ010";
+    /// Closing or reopening a fiscal year against the order of years: closing one that
+    /// is closed, lies before the first posted entry or follows a year still open;
+    /// reopening one that is not the latest closed year, or without a reason (functions
+    /// `nusa_close_fiscal_year`, `nusa_reopen_fiscal_year`).
+    pub const FISCAL_YEAR_ORDER: &str = "NJ011";
+    /// A closing entry that does not close its year: not a posted CLOSING entry dated the
+    /// year end, a line outside revenue, expense and retained earnings, a revenue or
+    /// expense balance left at the year end, a CLOSING entry posted without closing its
+    /// year, or reversed while the year stays closed (`nusa_close_fiscal_year`, triggers
+    /// `journal_entry_closing`, `fiscal_year_closing`).
+    pub const CLOSING_ENTRY_INVALID: &str = "NJ012";
 }
 
 pub struct Migrator;
@@ -65,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_tenant_identity::Migration),
             Box::new(m20261130_000003_frozen_report_keys::Migration),
             Box::new(m20261201_000001_balances_at_scale::Migration),
+            Box::new(m20261201_000002_fiscal_year_close::Migration),
             Box::new(m20261201_000003_template_roles::Migration),
         ]
     }

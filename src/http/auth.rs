@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq;
 
 use crate::entities::registry::{api_tokens, tenants};
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
 use crate::tenancy::directory::TenantDirectory;
 use crate::tenancy::tokens::{looks_like_token, Scope};
 
@@ -28,22 +29,24 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<SecretString> {
     Ok(SecretString::from(token.trim().to_owned()))
 }
 
-/// Checks a tenant token and returns its scopes. Unknown, revoked and other tenants'
-/// tokens get the same answer, so a caller learns nothing about other tenants.
+/// Checks a tenant token and returns its scopes and who it is (its id and name, for
+/// the books and the audit log). Unknown, revoked and other tenants' tokens get the
+/// same answer, so a caller learns nothing about other tenants.
 pub async fn verify_tenant_token(
     directory: &TenantDirectory,
     tenant: &tenants::Model,
     headers: &HeaderMap,
-) -> Result<Vec<Scope>> {
+) -> Result<(Vec<Scope>, Actor)> {
     let token = bearer_token(headers)?;
     if !looks_like_token(token.expose_secret()) {
         return Err(Error::Unauthenticated("malformed token"));
     }
     let row: Option<api_tokens::Model> = directory.token(&token).await?;
     match row {
-        Some(row) if row.tenant_id == tenant.id && row.revoked_at.is_none() => {
-            Ok(row.scopes.iter().filter_map(|s| Scope::parse(s)).collect())
-        }
+        Some(row) if row.tenant_id == tenant.id && row.revoked_at.is_none() => Ok((
+            row.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            Actor::token(row.id, &row.name),
+        )),
         _ => Err(Error::Unauthenticated("invalid or revoked token")),
     }
 }

@@ -42,6 +42,7 @@ use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result, RETRY_AFTER_SECONDS};
 use crate::graphql::budget::{only_error, RequestBudget};
 use crate::graphql::tenant::{check_answer_shape, check_scope, selected_operation, TenantDb, TenantSchema};
+use crate::ledger::actor::Actor;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
 
@@ -103,6 +104,8 @@ pub struct AuthorisedTenant {
     pub tenant: tenants::Model,
     /// What the token may do.
     pub scopes: Vec<Scope>,
+    /// The token as the books record it (id and name).
+    pub actor: Actor,
 }
 
 /// Why step (a) refused a request; `tenant` is the slug once the token proved the caller
@@ -144,7 +147,7 @@ impl FromRequestParts<AppState> for AuthorisedTenant {
             }
             TenantStatus::Active | TenantStatus::Suspended => {}
         }
-        let scopes = verify_tenant_token(&state.services.directory, &tenant, &parts.headers)
+        let (scopes, actor) = verify_tenant_token(&state.services.directory, &tenant, &parts.headers)
             .await
             .map_err(anonymous)?;
         let known = |error| Refused {
@@ -155,7 +158,7 @@ impl FromRequestParts<AppState> for AuthorisedTenant {
             return Err(known(Error::TenantSuspended));
         }
         refuse_outdated_schema(&tenant).map_err(known)?;
-        Ok(AuthorisedTenant { tenant, scopes })
+        Ok(AuthorisedTenant { tenant, scopes, actor })
     }
 }
 
@@ -301,12 +304,14 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
     conn.set_metric_callback(move |_| {
         counter.fetch_add(1, Ordering::Relaxed);
     });
-    let request = request.data(TenantDb {
-        slug: tenant.tenant.slug.clone(),
-        conn,
-        scopes: tenant.scopes.clone(),
-        cache: Default::default(),
-    });
+    let request = request
+        .data(TenantDb {
+            slug: tenant.tenant.slug.clone(),
+            conn,
+            scopes: tenant.scopes.clone(),
+            cache: Default::default(),
+        })
+        .data(tenant.actor.clone());
     let running = run(&state.tenant_schema, request, &operations, refusals, &budget);
     let executed = if writes {
         Ok(running.await)

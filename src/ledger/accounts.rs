@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 use crate::entities::tenant::account::{self, AccountRole, AccountType, NormalBalance};
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
+use crate::ledger::audit::{self, action, ChangeList};
 use crate::ledger::change::Change;
 use crate::ledger::coa::CoaTemplate;
 use crate::ledger::paging::{self, Page, Total};
@@ -179,7 +181,29 @@ async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, account_type: 
     Ok(parent)
 }
 
-pub async fn create(db: &impl ConnectionTrait, new: NewAccount) -> Result<account::Model> {
+/// Creates an account, with its audit event, in one transaction.
+pub async fn create(db: &DatabaseConnection, new: NewAccount, actor: &Actor) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let created = create_in(&txn, new).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_CREATE,
+        Some(created.id),
+        format!(
+            "{} {} ({}, {})",
+            created.code,
+            created.name,
+            created.account_type.to_value(),
+            created.normal_balance.to_value()
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+async fn create_in(db: &impl ConnectionTrait, new: NewAccount) -> Result<account::Model> {
     let code = new.code.trim().to_owned();
     check_code(&code)?;
     let name = check_name(&new.name)?;
@@ -246,7 +270,75 @@ async fn has_children(db: &impl ConnectionTrait, id: Uuid, only_active: bool) ->
     Ok(query.count(db).await? > 0)
 }
 
-pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges) -> Result<account::Model> {
+/// Changes an account, with its audit event (what changed), in one transaction.
+pub async fn update(
+    db: &DatabaseConnection,
+    id: Uuid,
+    changes: AccountChanges,
+    actor: &Actor,
+) -> Result<account::Model> {
+    let txn = db.begin().await?;
+    let (before, after) = update_in(&txn, id, changes).await?;
+    let mut changed = ChangeList::default();
+    changed.field("name", Some(before.name.clone()), Some(after.name.clone()));
+    if before.parent_id != after.parent_id {
+        changed.field(
+            "parent",
+            code_of(&txn, before.parent_id).await?,
+            code_of(&txn, after.parent_id).await?,
+        );
+    }
+    changed.field("code", Some(before.code.clone()), Some(after.code.clone()));
+    changed.field(
+        "type",
+        Some(format!("{:?}", before.account_type)),
+        Some(format!("{:?}", after.account_type)),
+    );
+    changed.field(
+        "normalBalance",
+        Some(format!("{:?}", before.normal_balance)),
+        Some(format!("{:?}", after.normal_balance)),
+    );
+    changed.field(
+        "role",
+        before.role.map(|r| format!("{r:?}")),
+        after.role.map(|r| format!("{r:?}")),
+    );
+    changed.field("description", before.description.clone(), after.description.clone());
+    changed.field(
+        "isPostable",
+        Some(before.is_postable.to_string()),
+        Some(after.is_postable.to_string()),
+    );
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_UPDATE,
+        Some(id),
+        format!("{}: {}", after.code, changed.detail()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The code of the account `id`, if any.
+async fn code_of(db: &impl ConnectionTrait, id: Option<Uuid>) -> Result<Option<String>> {
+    Ok(match id {
+        Some(id) => by_id(db, id).await?.map(|a| a.code),
+        None => None,
+    })
+}
+
+/// The account before and after the change.
+async fn update_in(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    changes: AccountChanges,
+) -> Result<(account::Model, account::Model)> {
+    // Not locked first: a `FOR UPDATE` here would conflict with the key-share lock a
+    // concurrent sibling move's foreign key check takes, while that move holds the
+    // chart's advisory lock (trigger `account_no_loop`) that this update will wait for.
     let current = by_id(db, id)
         .await?
         .ok_or_else(|| Error::NotFound("no such account".into()))?;
@@ -325,7 +417,7 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
         row.role = Set(role);
     }
     row.updated_at = Set(Utc::now().into());
-    row.update(db).await.map_err(|err| {
+    let updated = row.update(db).await.map_err(|err| {
         if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
             return Error::conflict("input.code", format!("an account with code '{}' exists", keys.code));
         }
@@ -334,7 +426,8 @@ pub async fn update(db: &impl ConnectionTrait, id: Uuid, changes: AccountChanges
             Some(migration::sqlstate::REPORT_KEY_FROZEN) => key_frozen(&keys.field),
             _ => err.into(),
         }
-    })
+    })?;
+    Ok((current, updated))
 }
 
 /// An account's code, type and side after an update, and the input field of the first
@@ -405,7 +498,7 @@ async fn change_keys(db: &impl ConnectionTrait, current: &account::Model, change
 /// Archived accounts take no new lines and leave default listings; history stays.
 /// The account row is locked first (`FOR UPDATE`): postings in flight hold it shared,
 /// so the archive waits for them, and a posting that comes later sees it archived.
-pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model> {
+pub async fn archive(db: &DatabaseConnection, id: Uuid, actor: &Actor) -> Result<account::Model> {
     let txn = db.begin().await?;
     let current = account::Entity::find_by_id(id)
         .lock_exclusive()
@@ -433,13 +526,21 @@ pub async fn archive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model
     row.is_archived = Set(true);
     row.updated_at = Set(Utc::now().into());
     let archived = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_ARCHIVE,
+        Some(id),
+        format!("{} {}", archived.code, archived.name),
+    )
+    .await?;
     txn.commit().await?;
     Ok(archived)
 }
 
 /// Takes an archived account back into use. Its parent must be in use (an archived
 /// header has only archived children).
-pub async fn unarchive(db: &DatabaseConnection, id: Uuid) -> Result<account::Model> {
+pub async fn unarchive(db: &DatabaseConnection, id: Uuid, actor: &Actor) -> Result<account::Model> {
     let txn = db.begin().await?;
     let current = account::Entity::find_by_id(id)
         .lock_exclusive()
@@ -456,6 +557,14 @@ pub async fn unarchive(db: &DatabaseConnection, id: Uuid) -> Result<account::Mod
     row.is_archived = Set(false);
     row.updated_at = Set(Utc::now().into());
     let unarchived = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        action::ACCOUNT_UNARCHIVE,
+        Some(id),
+        format!("{} {}", unarchived.code, unarchived.name),
+    )
+    .await?;
     txn.commit().await?;
     Ok(unarchived)
 }

@@ -11,6 +11,8 @@ use sea_orm::{
 use crate::entities::tenant::company;
 use crate::entities::tenant::journal_entry::{self, EntryStatus};
 use crate::error::{Error, Result};
+use crate::ledger::actor::Actor;
+use crate::ledger::audit::{self, action, ChangeList};
 use crate::ledger::change::Change;
 
 /// Changes to the company; `Keep` leaves a field alone.
@@ -78,21 +80,44 @@ pub async fn company(db: &impl ConnectionTrait) -> Result<company::Model> {
 /// Changes the company in one transaction that first locks its row (`FOR UPDATE`):
 /// postings in flight hold it shared, so a new lock date is written only after they
 /// commit, and a posting that comes later waits, then sees the new date. The change
-/// time is taken once the lock is held.
-pub async fn update_company(db: &DatabaseConnection, changes: CompanyChanges) -> Result<company::Model> {
+/// time is taken once the lock is held. The audit event names what changed (lock date
+/// moves above all).
+pub async fn update_company(db: &DatabaseConnection, changes: CompanyChanges, actor: &Actor) -> Result<company::Model> {
     let txn = db.begin().await?;
-    let updated = update_company_in(&txn, changes).await?;
+    let (before, updated) = update_company_in(&txn, changes).await?;
+    let mut changed = ChangeList::default();
+    changed.field("name", Some(before.name.clone()), Some(updated.name.clone()));
+    changed.field("legalName", before.legal_name.clone(), updated.legal_name.clone());
+    changed.field("taxId", before.tax_id.clone(), updated.tax_id.clone());
+    changed.field(
+        "fiscalYearStartMonth",
+        Some(before.fiscal_year_start_month.to_string()),
+        Some(updated.fiscal_year_start_month.to_string()),
+    );
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string());
+    changed.field("lockDate", date(before.lock_date), date(updated.lock_date));
+    changed.field(
+        "timezone",
+        Some(before.timezone.clone()),
+        Some(updated.timezone.clone()),
+    );
+    audit::record(&txn, actor, action::COMPANY_UPDATE, Some(updated.id), changed.detail()).await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -> Result<company::Model> {
+/// The company before and after the change.
+async fn update_company_in(
+    db: &impl ConnectionTrait,
+    changes: CompanyChanges,
+) -> Result<(company::Model, company::Model)> {
     let current = company::Entity::find()
         .lock_exclusive()
         .one(db)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("tenant database has no company row")))?;
     let current_start_month = i32::from(current.fiscal_year_start_month);
+    let before = current.clone();
     let mut row: company::ActiveModel = current.into();
     if let Some(name) = changes.name {
         let name = name.trim();
@@ -138,7 +163,7 @@ async fn update_company_in(db: &impl ConnectionTrait, changes: CompanyChanges) -
         row.language = Set(check_language(&language)?);
     }
     row.updated_at = Set(Utc::now().into());
-    Ok(row.update(db).await?)
+    Ok((before, row.update(db).await?))
 }
 
 /// Whether any entry is POSTED or REVERSED.

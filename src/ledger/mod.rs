@@ -12,6 +12,10 @@ pub fn contains_pattern(search: &str) -> String {
 
 /// The chart of accounts: listing, creating, changing, archiving, balances.
 pub mod accounts;
+/// Who acts: an API token (id and name) or the system.
+pub mod actor;
+/// The append-only audit log: an event per change to the books or the company.
+pub mod audit;
 /// Balances from the per-account totals the database keeps at posting; verify, rebuild.
 pub mod balances;
 /// A change to an optional field: keep, clear or set (from GraphQL's `MaybeUndefined`).
@@ -20,6 +24,10 @@ pub mod change;
 pub mod coa;
 /// The company row: settings that rule the books (currency, fiscal year, lock date).
 pub mod company;
+/// Fiscal years: listing, closing into retained earnings, reopening, the hard lock.
+pub mod fiscal_years;
+/// Idempotency keys of mutations other than `createJournalEntry` (`idempotent_request`).
+pub mod idempotent_request;
 /// Journal entries: drafts, posting, numbering, reversal, idempotency.
 pub mod journal;
 /// Money parsing and formatting (`rust_decimal`, never floats).

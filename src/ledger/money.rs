@@ -33,8 +33,8 @@ pub fn parse_amount(raw: &str) -> Result<Decimal, String> {
     Ok(if negative { -value } else { value })
 }
 
-/// The API's text form: always two decimals, e.g. `"1500000.00"`; zero is never
-/// `"-0.00"` (a negated zero keeps its sign in `rust_decimal`).
+/// The API's text form: always two decimals, e.g. `"1500000.00"`; zero is `"0.00"`,
+/// never `"-0.00"` (a zero balance signed for a credit account is a negative zero).
 pub fn format_amount(value: Decimal) -> String {
     let mut rounded = value.round_dp(2);
     rounded.rescale(2);

@@ -52,6 +52,13 @@ pub const WRITES: &[(&str, &str)] = &[
     ("idempotent_request", "INSERT"),
 ];
 
+/// The functions the login role may call, with their argument types: `SECURITY DEFINER`
+/// functions that check their own rules and write what the login role cannot write
+/// itself (closing and reopening a fiscal year writes `fiscal_year`). Granted with the
+/// writes and withdrawn with them, since they write too. Every other function of the
+/// schema stays without EXECUTE for the login role.
+pub const CALLS: &[&str] = migration::m20261201_000002_fiscal_year_close::LOGIN_CALLABLE;
+
 /// Whether the login role may write ([`WRITES`]) or only read (a paused tenant, e.g.
 /// while it is restored or moved).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,13 +112,30 @@ pub fn owner_role_statements(owner: &str) -> Vec<String> {
 }
 
 /// Grants (or withdraws, for [`Access::ReadOnly`]) the login role's writes, for the
-/// tables of [`WRITES`] that exist.
+/// tables of [`WRITES`] and the functions of [`CALLS`] that exist.
 pub fn write_statements(login: &str, access: Access) -> Vec<String> {
+    let calls = CALLS.iter().map(|function| {
+        let (verb, preposition) = match access {
+            Access::ReadWrite => ("GRANT", "TO"),
+            Access::ReadOnly => ("REVOKE", "FROM"),
+        };
+        let statement = format!(
+            "{verb} EXECUTE ON FUNCTION public.{function} {preposition} {}",
+            ident(login)
+        );
+        format!(
+            "DO $$ BEGIN IF to_regprocedure({}) IS NOT NULL THEN EXECUTE {}; END IF; END $$",
+            literal(&format!("public.{function}")),
+            literal(&statement)
+        )
+    });
     match access {
-        Access::ReadOnly => vec![format!(
+        Access::ReadOnly => std::iter::once(format!(
             "REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public FROM {}",
             ident(login)
-        )],
+        ))
+        .chain(calls)
+        .collect(),
         Access::ReadWrite => WRITES
             .iter()
             .map(|(table, rights)| {
@@ -122,6 +146,7 @@ pub fn write_statements(login: &str, access: Access) -> Vec<String> {
                     literal(&grant)
                 )
             })
+            .chain(calls)
             .collect(),
     }
 }
@@ -164,7 +189,7 @@ pub fn canonical_statements(database: &str, login: &str, access: Access) -> Vec<
         format!("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, {login_q}"),
         format!("ALTER DEFAULT PRIVILEGES FOR ROLE {owner_q} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"),
         // Then what the service needs: connect, read everything, write where it writes.
-        // Trigger functions need no EXECUTE right to fire, and nothing else is called.
+        // Trigger functions need no EXECUTE right to fire; only [`CALLS`] are called.
         format!("GRANT CONNECT ON DATABASE {db} TO {login_q}"),
         format!("GRANT USAGE ON SCHEMA public TO {login_q}"),
         format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {login_q}"),
@@ -307,6 +332,46 @@ mod tests {
         let read_only = canonical_statements("nusa_journal_pt_a", "nusa_tenant_pt_a", Access::ReadOnly).join(";\n");
         assert!(!read_only.contains("INSERT, UPDATE") || read_only.contains("REVOKE INSERT, UPDATE, DELETE"));
         assert!(!read_only.contains("GRANT INSERT") && !read_only.contains("GRANT UPDATE"));
+    }
+
+    #[test]
+    fn the_login_role_calls_only_the_listed_functions_and_only_while_it_may_write() {
+        let writable = write_statements("nusa_tenant_pt_a", Access::ReadWrite);
+        let granted: Vec<&String> = writable.iter().filter(|s| s.contains("EXECUTE ON FUNCTION")).collect();
+        assert_eq!(granted.len(), CALLS.len());
+        for (statement, function) in granted.iter().zip(CALLS) {
+            assert!(
+                statement.contains(&format!(
+                    r#"GRANT EXECUTE ON FUNCTION public.{function} TO "nusa_tenant_pt_a""#
+                )),
+                "{statement}"
+            );
+            // Only where the function exists (a tenant not migrated yet has none).
+            assert!(
+                statement.contains(&format!("to_regprocedure('public.{function}') IS NOT NULL")),
+                "{statement}"
+            );
+        }
+        assert!(CALLS.iter().all(|f| f.starts_with("nusa_") && f.ends_with(')')));
+        let paused = write_statements("nusa_tenant_pt_a", Access::ReadOnly).join(";\n");
+        assert!(!paused.contains("GRANT "), "{paused}");
+        for function in CALLS {
+            assert!(
+                paused.contains(&format!(
+                    r#"REVOKE EXECUTE ON FUNCTION public.{function} FROM "nusa_tenant_pt_a""#
+                )),
+                "a paused tenant cannot close a year either: {paused}"
+            );
+        }
+        // The canonical step revokes every function first, then grants only these.
+        let all = canonical_statements("nusa_journal_pt_a", "nusa_tenant_pt_a", Access::ReadWrite);
+        let revoke_all = all.iter().position(|s| s.starts_with("REVOKE ALL ON ALL FUNCTIONS"));
+        let first_grant = all.iter().position(|s| s.contains("GRANT EXECUTE ON FUNCTION"));
+        assert!(revoke_all.is_some() && revoke_all < first_grant);
+        assert_eq!(
+            all.iter().filter(|s| s.contains("EXECUTE ON FUNCTION public.")).count(),
+            CALLS.len()
+        );
     }
 
     #[test]

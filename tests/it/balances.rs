@@ -7,8 +7,6 @@ use crate::common;
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use chrono::Datelike;
-
 use common::{error_code, TestApp, TestTenant};
 use nusa_journal::ledger::balances;
 use rand::rngs::StdRng;
@@ -200,7 +198,10 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
                 }
                 let zero = books.balance_from_lines(code, "9999-12-31").await.is_zero();
                 let body = books
-                    .gql("mutation($id: ID!) { archiveAccount(id: $id) { isArchived } }", json!({ "id": books.id(code) }))
+                    .gql(
+                        "mutation($id: ID!) { archiveAccount(id: $id) { isArchived } }",
+                        json!({ "id": books.id(code) }),
+                    )
                     .await;
                 if zero {
                     assert_eq!(body["data"]["archiveAccount"]["isArchived"], true, "{body}");
@@ -213,7 +214,10 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
             11 if !archived.is_empty() => {
                 let code = archived.remove(rng.gen_range(0..archived.len()));
                 books
-                    .ok("mutation($id: ID!) { unarchiveAccount(id: $id) { isArchived } }", json!({ "id": books.id(code) }))
+                    .ok(
+                        "mutation($id: ID!) { unarchiveAccount(id: $id) { isArchived } }",
+                        json!({ "id": books.id(code) }),
+                    )
                     .await;
                 "unarchive"
             }

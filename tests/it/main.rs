@@ -12,6 +12,7 @@ mod book_fixes;
 mod books;
 mod budgets;
 mod embedded;
+mod fiscal_years;
 mod foundation;
 mod frontend;
 mod guarded_books;

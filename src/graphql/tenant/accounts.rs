@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 
-use super::{parse_id, tenant_db};
+use super::{actor, parse_id, tenant_db};
 use crate::entities::tenant::account::{self as entity, AccountRole, AccountType, NormalBalance};
 use crate::error::Error;
 use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
@@ -203,7 +203,7 @@ impl AccountsMutation {
             normal_balance: input.normal_balance,
             role: input.role,
         };
-        let created = service::create(&db.conn, new).await?;
+        let created = service::create(&db.conn, new, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(created))
     }
@@ -225,7 +225,7 @@ impl AccountsMutation {
             account_type: input.account_type,
             normal_balance: input.normal_balance,
         };
-        let updated = service::update(&db.conn, parse_id(&id, "id")?, changes).await?;
+        let updated = service::update(&db.conn, parse_id(&id, "id")?, changes, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(updated))
     }
@@ -235,7 +235,7 @@ impl AccountsMutation {
     /// zero, counting every posted entry, can be archived (CONFLICT otherwise).
     async fn archive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
-        let archived = service::archive(&db.conn, parse_id(&id, "id")?).await?;
+        let archived = service::archive(&db.conn, parse_id(&id, "id")?, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(archived))
     }
@@ -243,7 +243,7 @@ impl AccountsMutation {
     /// Takes an archived account back into use (its parent must be in use).
     async fn unarchive_account(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Account> {
         let db = tenant_db(ctx)?;
-        let unarchived = service::unarchive(&db.conn, parse_id(&id, "id")?).await?;
+        let unarchived = service::unarchive(&db.conn, parse_id(&id, "id")?, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(Account(unarchived))
     }

@@ -159,6 +159,12 @@ impl LedgerCache {
         Ok(())
     }
 
+    /// The lines of an entry that is not in the database (a dry run's preview), for the
+    /// fields of that entry.
+    pub fn preload_lines(&self, entry_id: Uuid, lines: Vec<journal_line::Model>) {
+        lock(&self.lines).insert(entry_id, Arc::new(lines));
+    }
+
     pub async fn lines(&self, db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Arc<Vec<journal_line::Model>>> {
         self.prefetch_lines(db, &[entry_id]).await?;
         Ok(lock(&self.lines).get(&entry_id).cloned().unwrap_or_default())

@@ -1,15 +1,17 @@
 //! `company` and `updateCompany`.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::tenant_db;
+use super::{actor, tenant_db};
 use crate::entities::tenant::company as entity;
 use crate::graphql::scalars::Date;
 use crate::ledger::company::{self as service, CompanyChanges};
+use crate::ledger::fiscal_years;
 
 /// The company whose books these are.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Company {
     pub id: ID,
     pub name: String,
@@ -28,6 +30,16 @@ pub struct Company {
     pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[ComplexObject]
+impl Company {
+    /// The end of the latest closed fiscal year: no posting on or before it (set by
+    /// closeFiscalYear, moved back only by reopenFiscalYear). Read only when asked for.
+    async fn hard_lock_date(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Date>> {
+        let db = tenant_db(ctx)?;
+        Ok(fiscal_years::hard_lock_date(&db.conn).await?.map(Date))
+    }
 }
 
 impl From<entity::Model> for Company {
@@ -89,7 +101,7 @@ impl CompanyMutation {
             timezone: input.timezone,
             language: input.language,
         };
-        let updated = service::update_company(&db.conn, changes).await?;
+        let updated = service::update_company(&db.conn, changes, actor(ctx)?).await?;
         // "Today" may have moved with the time zone.
         db.cache.invalidate();
         Ok(updated.into())

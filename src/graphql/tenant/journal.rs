@@ -4,8 +4,9 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::accounts::Account;
-use super::{parse_id, tenant_db};
-use crate::entities::tenant::journal_entry::{self as entity, EntryStatus};
+use super::audit::ActorView;
+use super::{actor, parse_id, tenant_db};
+use crate::entities::tenant::journal_entry::{self as entity, EntryKind, EntryStatus};
 use crate::entities::tenant::journal_line;
 use crate::error::Error;
 use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
@@ -40,6 +41,27 @@ impl JournalEntry {
 
     async fn status(&self) -> EntryStatus {
         self.0.status
+    }
+
+    /// REGULAR, OPENING, CLOSING (a fiscal year's closing entry) or REVERSAL.
+    async fn kind(&self) -> EntryKind {
+        self.0.kind
+    }
+
+    /// The API token (or "system") that created it; null for entries made before this
+    /// was recorded.
+    async fn created_by(&self) -> Option<ActorView> {
+        ActorView::recorded(self.0.created_by_token_id, self.0.created_by_name.as_deref())
+    }
+
+    /// The API token (or "system") that posted it; null for a draft.
+    async fn posted_by(&self) -> Option<ActorView> {
+        ActorView::recorded(self.0.posted_by_token_id, self.0.posted_by_name.as_deref())
+    }
+
+    /// An imported entry's number in its old books.
+    async fn source_number(&self) -> Option<&str> {
+        self.0.source_number.as_deref()
     }
 
     #[graphql(complexity = "crate::graphql::pagination::list_cost(child_complexity)")]
@@ -239,7 +261,7 @@ impl JournalMutation {
             post: input.post.unwrap_or(false),
             idempotency_key: input.idempotency_key,
         };
-        let created = service::create(&db.conn, new).await?;
+        let created = service::create(&db.conn, new, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(JournalEntry(created))
     }
@@ -258,7 +280,7 @@ impl JournalMutation {
             reference: input.reference.into(),
             lines: input.lines.map(raw_lines),
         };
-        let updated = service::update_draft(&db.conn, parse_id(&id, "id")?, changes).await?;
+        let updated = service::update_draft(&db.conn, parse_id(&id, "id")?, changes, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(JournalEntry(updated))
     }
@@ -266,7 +288,7 @@ impl JournalMutation {
     /// Drafts only.
     async fn delete_journal_entry(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
         let db = tenant_db(ctx)?;
-        let deleted = service::delete_draft(&db.conn, parse_id(&id, "id")?).await?;
+        let deleted = service::delete_draft(&db.conn, parse_id(&id, "id")?, actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(ID(deleted.to_string()))
     }
@@ -281,7 +303,7 @@ impl JournalMutation {
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<JournalEntry> {
         let db = tenant_db(ctx)?;
-        let posted = service::post(&db.conn, parse_id(&id, "id")?, idempotency_key.as_deref()).await?;
+        let posted = service::post(&db.conn, parse_id(&id, "id")?, idempotency_key.as_deref(), actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(JournalEntry(posted))
     }
@@ -306,6 +328,7 @@ impl JournalMutation {
             date.map(|d| d.0),
             description,
             idempotency_key.as_deref(),
+            actor(ctx)?,
         )
         .await?;
         db.cache.invalidate();

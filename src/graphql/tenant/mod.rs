@@ -3,8 +3,10 @@
 
 mod accounts;
 pub mod answer_shape;
+mod audit;
 pub mod cache;
 mod company;
+mod fiscal;
 mod journal;
 mod reports;
 mod statements;
@@ -16,6 +18,7 @@ use async_graphql::{Context, EmptySubscription, ErrorExtensions, MergedObject, R
 use sea_orm::DatabaseConnection;
 
 use crate::error::Error;
+use crate::ledger::actor::Actor;
 use crate::tenancy::tokens::Scope;
 
 pub type TenantSchema = Schema<TenantQuery, TenantMutation, EmptySubscription>;
@@ -28,6 +31,8 @@ pub struct TenantQuery(
     journal::JournalQuery,
     reports::ReportsQuery,
     statements::StatementsQuery,
+    fiscal::FiscalQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -36,6 +41,7 @@ pub struct TenantMutation(
     company::CompanyMutation,
     accounts::AccountsMutation,
     journal::JournalMutation,
+    fiscal::FiscalMutation,
 );
 
 /// The tenant a request is for: its slug, its own database, what its token may do.
@@ -57,6 +63,13 @@ pub fn parse_id(id: &async_graphql::ID, field: &str) -> Result<uuid::Uuid, Error
 pub fn tenant_db<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a TenantDb> {
     ctx.data::<TenantDb>()
         .map_err(|_| Error::Internal(anyhow::anyhow!("tenant schema executed without a TenantDb")).extend())
+}
+
+/// Who the request acts as (put into the request beside its [`TenantDb`]): the mutations
+/// record it on entries and in the audit log. Missing data is a server bug (INTERNAL).
+pub fn actor<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Actor> {
+    ctx.data::<Actor>()
+        .map_err(|_| Error::Internal(anyhow::anyhow!("tenant schema executed without an Actor")).extend())
 }
 
 pub fn builder() -> SchemaBuilder<TenantQuery, TenantMutation, EmptySubscription> {

@@ -20,6 +20,7 @@ mod rows;
 mod validation;
 
 pub use commands::{create, delete_draft, post, reverse, update_draft};
+pub(crate) use commands::{post_made_in, reverse_in};
 pub use cursor::entry_cursor;
 pub use input::{EntryChanges, NewEntry};
 pub use numbering::{entry_number, fiscal_year};

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::entities::tenant::journal_entry::{self as entry, EntryKind, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::Result;
+use crate::ledger::actor::Actor;
 use crate::ledger::posting::Line;
 
 /// Lines per `INSERT`: well under PostgreSQL's 65535 bind parameters (7 per line).
@@ -18,15 +19,21 @@ pub(super) struct NewDraft {
     pub date: NaiveDate,
     pub description: String,
     pub reference: Option<String>,
-    /// The posted entry this draft will reverse.
+    /// The posted entry this draft will reverse (with kind REVERSAL).
     pub reversal_of: Option<Uuid>,
+    /// REGULAR, OPENING or CLOSING; REVERSAL exactly when `reversal_of` is set.
+    pub kind: EntryKind,
     /// The idempotency key and the hash of the request that used it.
     pub idempotency: Option<(String, String)>,
 }
 
-/// Inserts a draft entry: no number, no posting time. The raw database error is
-/// returned so that a caller can tell a taken idempotency key from other failures.
-pub(super) async fn insert_draft(db: &impl ConnectionTrait, draft: NewDraft) -> Result<entry::Model, DbErr> {
+/// Inserts a draft entry made by `actor`: no number, no posting time. The raw database
+/// error is returned so that a caller can tell a taken idempotency key from other failures.
+pub(super) async fn insert_draft(
+    db: &impl ConnectionTrait,
+    draft: NewDraft,
+    actor: &Actor,
+) -> Result<entry::Model, DbErr> {
     let now = Utc::now();
     let (idempotency_key, request_hash) = draft.idempotency.unzip();
     entry::ActiveModel {
@@ -44,13 +51,9 @@ pub(super) async fn insert_draft(db: &impl ConnectionTrait, draft: NewDraft) -> 
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
         posted_at: Set(None),
-        kind: Set(if draft.reversal_of.is_some() {
-            EntryKind::Reversal
-        } else {
-            EntryKind::Regular
-        }),
-        created_by_token_id: Set(None),
-        created_by_name: Set(None),
+        kind: Set(draft.kind),
+        created_by_token_id: Set(actor.token_id),
+        created_by_name: Set(Some(actor.name.clone())),
         posted_by_token_id: Set(None),
         posted_by_name: Set(None),
         source_number: Set(None),
