@@ -447,6 +447,12 @@ async fn closing_2025_moves_its_profit_to_retained_earnings_and_closes_the_year(
 async fn closing_needs_exactly_one_retained_earnings_account_and_may_cover_a_lock_date() {
     let b = Books::new("retained").await;
     b.posted("2025-04-01", KAS, PENJUALAN, "300.00").await;
+    // The chart template gives Laba Ditahan the role: take it away to see the refusal.
+    b.superuser()
+        .await
+        .execute_unprepared("UPDATE account SET role = NULL WHERE role = 'RETAINED_EARNINGS'")
+        .await
+        .expect("role");
     let (code, body) = b.refused(CLOSE, json!({ "label": "2025", "dry": true })).await;
     assert_eq!(code, "CONFLICT", "{body}");
     assert!(body["errors"][0]["message"]
@@ -454,17 +460,17 @@ async fn closing_needs_exactly_one_retained_earnings_account_and_may_cover_a_loc
         .expect("message")
         .contains("RETAINED_EARNINGS"));
     b.retained_earnings(LABA_DITAHAN).await;
-    b.retained_earnings("3-2002").await;
+    b.retained_earnings("3-1001").await;
     let (code, body) = b.refused(CLOSE, json!({ "label": "2025" })).await;
     assert_eq!(code, "CONFLICT", "{body}");
     let message = body["errors"][0]["message"].as_str().expect("message");
     assert!(
-        message.contains(LABA_DITAHAN) && message.contains("3-2002"),
+        message.contains(LABA_DITAHAN) && message.contains("3-1001"),
         "{message}"
     );
     b.superuser()
         .await
-        .execute_unprepared("UPDATE account SET role = NULL WHERE code = '3-2002'")
+        .execute_unprepared("UPDATE account SET role = 'CAPITAL' WHERE code = '3-1001'")
         .await
         .expect("role");
     // Books locked before they are closed: the closing entry is still dated the year end.
@@ -855,7 +861,7 @@ async fn the_audit_log_names_the_token_behind_each_action() {
             (
                 "journal_entry.create",
                 "Kasir Toko",
-                "dated 2026-04-01, 2 lines, total 1.00"
+                "dated 2026-04-01, 2 lines, debits 1.00, credits 1.00"
             ),
         ]
     );
