@@ -113,6 +113,12 @@ fn random_date(rng: &mut StdRng) -> chrono::NaiveDate {
     start + chrono::Days::new(rng.gen_range(0..730))
 }
 
+/// A random date in 2026 (once 2025 is closed).
+fn random_2026_date(rng: &mut StdRng) -> chrono::NaiveDate {
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    start + chrono::Days::new(rng.gen_range(0..365))
+}
+
 fn random_amount(rng: &mut StdRng) -> Decimal {
     Decimal::new(rng.gen_range(1..=10_000_000), 2)
 }
@@ -154,10 +160,11 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
     let mut posted: Vec<(String, chrono::NaiveDate)> = Vec::new();
     let mut drafts: Vec<String> = Vec::new();
     let mut archived: Vec<&str> = Vec::new();
-    for step in 0..60 {
-        let what = match rng.gen_range(0..12) {
+    let mut closed_2025 = false;
+    for step in 0..70 {
+        let what = match rng.gen_range(0..13) {
             0..=4 => {
-                let date = random_date(&mut rng);
+                let date = if closed_2025 { random_2026_date(&mut rng) } else { random_date(&mut rng) };
                 let lines = random_lines_avoiding(&books, &mut rng, &archived);
                 let data = books
                     .ok(CREATE, json!({ "input": { "date": date.to_string(), "description": "acak", "lines": lines, "post": true } }))
@@ -179,12 +186,23 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
             }
             7 if !drafts.is_empty() => {
                 let id = drafts.remove(rng.gen_range(0..drafts.len()));
-                let data = books
-                    .ok(
+                let body = books
+                    .gql(
                         "mutation($id: ID!) { postJournalEntry(id: $id) { id date } }",
                         json!({ "id": id }),
                     )
                     .await;
+                if !body["errors"].is_null() {
+                    // A draft written before one of its accounts was archived, or dated
+                    // in the closed year.
+                    let code = error_code(&body);
+                    assert!(
+                        code == "BAD_USER_INPUT" || (closed_2025 && code == "FISCAL_YEAR_CLOSED"),
+                        "{body}"
+                    );
+                    continue;
+                }
+                let data = body["data"].clone();
                 let date = chrono::NaiveDate::from_str(data["postJournalEntry"]["date"].as_str().expect("date"))
                     .expect("date");
                 posted.push((id, date));
@@ -211,6 +229,35 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
                 }
                 "archive"
             }
+            12 => {
+                // Close 2025 (into Laba Ditahan, the template's RETAINED_EARNINGS) or reopen it.
+                if closed_2025 {
+                    books
+                        .ok(
+                            r#"mutation { reopenFiscalYear(label: "2025", reason: "koreksi acak") { status } }"#,
+                            json!({}),
+                        )
+                        .await;
+                    closed_2025 = false;
+                    "reopen 2025"
+                } else {
+                    let body = books
+                        .gql(r#"mutation { closeFiscalYear(label: "2025") { status } }"#, json!({}))
+                        .await;
+                    if body["errors"].is_null() {
+                        closed_2025 = true;
+                        // Revenue and expense start 2026 at zero.
+                        for code in ["4-1001", "6-2001", "6-2002"] {
+                            assert!(books.balance_from_lines(code, "2025-12-31").await.is_zero(), "{code}");
+                        }
+                        "close 2025"
+                    } else {
+                        // An archived revenue or expense account still holding a 2025 balance.
+                        assert_eq!(error_code(&body), "CONFLICT", "{body}");
+                        continue;
+                    }
+                }
+            }
             11 if !archived.is_empty() => {
                 let code = archived.remove(rng.gen_range(0..archived.len()));
                 books
@@ -224,13 +271,18 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
             _ if !posted.is_empty() => {
                 let (id, date) = posted.remove(rng.gen_range(0..posted.len()));
                 let when = date + chrono::Days::new(rng.gen_range(0..60));
-                let data = books
-                    .ok(
+                let body = books
+                    .gql(
                         "mutation($id: ID!, $d: Date) { reverseJournalEntry(id: $id, date: $d) { id } }",
                         json!({ "id": id, "d": when.to_string() }),
                     )
                     .await;
-                assert!(data["reverseJournalEntry"]["id"].is_string());
+                if !body["errors"].is_null() {
+                    assert!(closed_2025 && error_code(&body) == "FISCAL_YEAR_CLOSED", "{body}");
+                    posted.push((id, date));
+                    continue;
+                }
+                assert!(body["data"]["reverseJournalEntry"]["id"].is_string());
                 "reverse"
             }
             _ => continue,
