@@ -234,6 +234,7 @@ pub fn sqlstate(err: &DbErr) -> Option<String> {
 /// | `NJ010` ([`migration::sqlstate::AUDIT_APPEND_ONLY`]) | an audit event changed or removed | `CONFLICT` |
 /// | `NJ011` ([`migration::sqlstate::FISCAL_YEAR_ORDER`]) | closing or reopening a fiscal year out of turn | `CONFLICT` |
 /// | `NJ012` ([`migration::sqlstate::CLOSING_ENTRY_INVALID`]) | a closing entry that does not close its year | `CONFLICT` |
+/// | `NJ013` ([`migration::sqlstate::ROLE_MISFIT`]) | an account role that does not fit its type | `BAD_USER_INPUT` |
 /// | `23505` unique_violation | a unique constraint | `CONFLICT` |
 /// | `42501` insufficient_privilege | a tenant's login role writing while its writes are withdrawn (a restore); the service's roles lack no other right | `TENANT_READ_ONLY` |
 /// | class `08` (connection exception), `57P01`-`57P03` (server shutting down or starting) | the server | `TENANT_UNAVAILABLE` |
@@ -241,7 +242,7 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
     use migration::sqlstate::{
         ACCOUNT_LOOP, ACCOUNT_NOT_POSTABLE, AUDIT_APPEND_ONLY, CLOSING_ENTRY_INVALID, FISCAL_YEAR_CLOSED,
         FISCAL_YEAR_ORDER, PERIOD_LOCKED, POSTED_ENTRY_CHANGED, POSTING_BYPASSED, REPORT_KEY_FROZEN,
-        REVERSAL_BEFORE_ORIGINAL, UNBALANCED_ENTRY,
+        REVERSAL_BEFORE_ORIGINAL, ROLE_MISFIT, UNBALANCED_ENTRY,
     };
     Some(match code {
         ACCOUNT_LOOP => Error::bad_input(
@@ -268,6 +269,10 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
         REVERSAL_BEFORE_ORIGINAL => Error::BadUserInput {
             field: Some("date".into()),
             message: "a reversal is dated on or after the entry it reverses".into(),
+        },
+        ROLE_MISFIT => Error::BadUserInput {
+            field: Some("input.role".into()),
+            message: "an account's role fits its type".into(),
         },
         AUDIT_APPEND_ONLY => Error::Conflict {
             field: None,
@@ -402,6 +407,7 @@ mod tests {
         assert_eq!(Error::from(refused("NJ008")).code(), "FISCAL_YEAR_CLOSED");
         assert_eq!(Error::from(refused("NJ009")).code(), "BAD_USER_INPUT");
         assert_eq!(Error::from(refused("NJ010")).code(), "CONFLICT");
+        assert_eq!(Error::from(refused("NJ013")).code(), "BAD_USER_INPUT");
         assert_eq!(Error::from(refused("NJ011")).code(), "CONFLICT");
         assert_eq!(Error::from(refused("NJ012")).code(), "CONFLICT");
         // The service's roles lack no right they need except while a tenant's writes are

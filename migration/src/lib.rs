@@ -12,6 +12,7 @@ mod m20261130_000003_frozen_report_keys;
 pub mod m20261201_000001_balances_at_scale;
 pub mod m20261201_000002_fiscal_year_close;
 pub mod m20261201_000003_template_roles;
+pub mod m20261201_000004_posting_hardening;
 
 /// SQLSTATEs the tenant schema's own triggers raise, class `NJ` (Nusa Journal; a class
 /// PostgreSQL leaves to applications), so that a refusal is told apart by its code,
@@ -62,6 +63,8 @@ pub mod sqlstate {
     /// year, or reversed while the year stays closed (`nusa_close_fiscal_year`, triggers
     /// `journal_entry_closing`, `fiscal_year_closing`).
     pub const CLOSING_ENTRY_INVALID: &str = "NJ012";
+    /// An account's role that does not fit its type (trigger `account_role_fits`).
+    pub const ROLE_MISFIT: &str = "NJ013";
 }
 
 pub struct Migrator;
@@ -80,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_balances_at_scale::Migration),
             Box::new(m20261201_000002_fiscal_year_close::Migration),
             Box::new(m20261201_000003_template_roles::Migration),
+            Box::new(m20261201_000004_posting_hardening::Migration),
         ]
     }
 }

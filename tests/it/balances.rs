@@ -75,6 +75,18 @@ impl Books {
         &self.ids[code]
     }
 
+    /// A draft of 5.00 from `debit` to `credit` (account ids): its id.
+    async fn draft(&self, date: &str, debit: &str, credit: &str) -> String {
+        let data = self
+            .ok(
+                CREATE,
+                json!({ "input": { "date": date, "description": "draf",
+                    "lines": [line(debit, Decimal::new(5, 0), Decimal::ZERO), line(credit, Decimal::ZERO, Decimal::new(5, 0))] } }),
+            )
+            .await;
+        data["createJournalEntry"]["id"].as_str().expect("id").to_owned()
+    }
+
     /// The kept totals equal the lines (`verify books` finds nothing).
     async fn assert_consistent(&self, after: &str) {
         let differences = balances::verify(&self.db).await.expect("verify");
@@ -164,7 +176,11 @@ async fn kept_totals_equal_the_lines_after_every_step_of_a_random_history() {
     for step in 0..70 {
         let what = match rng.gen_range(0..13) {
             0..=4 => {
-                let date = if closed_2025 { random_2026_date(&mut rng) } else { random_date(&mut rng) };
+                let date = if closed_2025 {
+                    random_2026_date(&mut rng)
+                } else {
+                    random_date(&mut rng)
+                };
                 let lines = random_lines_avoiding(&books, &mut rng, &archived);
                 let data = books
                     .ok(CREATE, json!({ "input": { "date": date.to_string(), "description": "acak", "lines": lines, "post": true } }))
@@ -478,4 +494,58 @@ async fn the_migration_fills_the_totals_of_existing_books() {
         )
         .await;
     assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn the_login_role_cannot_post_from_a_stale_snapshot_move_a_date_while_posting_or_misplace_a_role() {
+    use nusa_journal::tenancy::credentials::{single_connection, unseal};
+    let books = Books::new("hardened").await;
+    let row = common::tenant_row(&books.app, &books.tenant.slug).await.expect("row");
+    let password = unseal(books.app.services.lifecycle.sealer(), &row).expect("unseal");
+    let login = single_connection(&row, &password, "test-login-role")
+        .await
+        .expect("login role");
+    let (kas, modal) = (books.id("1-1101").to_owned(), books.id("3-1001").to_owned());
+    let refused = |result: Result<sea_orm::ExecResult, sea_orm::DbErr>| {
+        nusa_journal::error::sqlstate(&result.expect_err("refused")).unwrap_or_default()
+    };
+    // A snapshot older than the statement: refused whatever it would see.
+    let first = books.draft("2026-02-10", &kas, &modal).await;
+    let code = refused(
+        login
+            .execute_unprepared(&format!(
+                "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1;
+                 UPDATE journal_entry SET status = 'POSTED' WHERE id = '{first}'; COMMIT;"
+            ))
+            .await,
+    );
+    assert_eq!(code, migration::sqlstate::POSTING_BYPASSED);
+    let _ = login.execute_unprepared("ROLLBACK").await;
+    // A new date on the way to POSTED: the lines would keep the old one.
+    let second = books.draft("2026-01-10", &kas, &modal).await;
+    let code = refused(
+        login
+            .execute_unprepared(&format!(
+                "UPDATE journal_entry SET status = 'POSTED', date = '2026-03-31' WHERE id = '{second}'"
+            ))
+            .await,
+    );
+    assert_eq!(code, migration::sqlstate::POSTING_BYPASSED);
+    // Cash placed among revenue.
+    let code = refused(
+        login
+            .execute_unprepared("UPDATE account SET role = 'REVENUE' WHERE code = '1-1101'")
+            .await,
+    );
+    assert_eq!(code, migration::sqlstate::ROLE_MISFIT);
+    // The service posts both drafts as ever (READ COMMITTED, dates kept).
+    for id in [first, second] {
+        books
+            .ok(
+                "mutation($id: ID!) { postJournalEntry(id: $id) { status } }",
+                json!({ "id": id }),
+            )
+            .await;
+    }
+    books.assert_consistent("posting after the refusals").await;
 }

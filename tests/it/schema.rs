@@ -57,5 +57,5 @@ fn tenant_and_registry_migrations_are_named_and_ordered() {
             .map(|m| m.name().to_owned())
             .collect(),
     );
-    assert_eq!(migration::latest_version(), "m20261201_000003_template_roles");
+    assert_eq!(migration::latest_version(), "m20261201_000004_posting_hardening");
 }

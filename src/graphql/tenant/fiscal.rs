@@ -34,7 +34,9 @@ impl FiscalYear {
         self.0.status
     }
 
-    /// Revenue less expenses of the year, closing entries left out.
+    /// Revenue less expenses of the year, closing entries left out. One read of the
+    /// kept totals: priced like a statement column.
+    #[graphql(complexity = 50)]
     async fn net_income(&self, ctx: &Context<'_>) -> async_graphql::Result<DecimalText> {
         let db = tenant_db(ctx)?;
         let chart = db.cache.chart(&db.conn).await?;
@@ -55,8 +57,9 @@ pub struct FiscalQuery;
 #[Object]
 impl FiscalQuery {
     /// From the first posted entry's year to the current year (in the company's time
-    /// zone), oldest first; at most the latest 100.
-    #[graphql(complexity = "crate::graphql::pagination::list_cost(child_complexity)")]
+    /// zone), oldest first; at most the latest 100 (priced as 100 items: `netIncome`
+    /// reads the totals once per year).
+    #[graphql(complexity = "1 + 100 * child_complexity")]
     async fn fiscal_years(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FiscalYear>> {
         let db = tenant_db(ctx)?;
         let years = service::list(&db.conn).await?;
