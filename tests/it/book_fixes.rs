@@ -779,7 +779,18 @@ async fn tenants_made_before_roles_get_them_from_migrate_tenants() {
         let as_owner = ownership::owner_connection(&app.config.tenant_admin_url, &row.db_name, &owner, "test")
             .await
             .expect("owner connection");
-        migration::Migrator::down(&as_owner, Some(1)).await.expect("down");
+        // Back to before `m20261201_000003_template_roles` (and what came after it).
+        let names: Vec<String> = migration::Migrator::migrations()
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect();
+        let roles_at = names
+            .iter()
+            .position(|n| n == "m20261201_000003_template_roles")
+            .expect("migration");
+        migration::Migrator::down(&as_owner, Some((names.len() - roles_at) as u32))
+            .await
+            .expect("down");
         // The chart as the old template seeded it: its codes only, no roles, "Laba
         // Tahun Berjalan" postable; and a role set by hand, and a custom account
         // that reuses a template code with another type.
@@ -801,9 +812,9 @@ async fn tenants_made_before_roles_get_them_from_migrate_tenants() {
         as_owner.close().await.ok();
         let previous = migration::Migrator::migrations()
             .iter()
-            .rev()
-            .nth(1)
-            .map(|m| m.name().to_owned());
+            .map(|m| m.name().to_owned())
+            .take_while(|n| n != "m20261201_000003_template_roles")
+            .last();
         app.services
             .registry
             .db()
