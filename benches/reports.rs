@@ -166,7 +166,7 @@ fn bulk_load_sql(lines: u64, from_entry: u64, to_entry: u64) -> String {
              SELECT row_number() OVER (ORDER BY code) - 1 AS n, id FROM account WHERE is_postable LIMIT 40;
            CREATE TEMP TABLE bulk AS
              SELECT g, gen_random_uuid() AS id,
-                    DATE '2024-01-01' + ((g - 1) * 1096 / {entries})::int AS day
+                    DATE '2024-01-01' + ((g - 1)::bigint * 1096 / {entries})::int AS day
                FROM generate_series({from_entry}, {to_entry}) g;
            INSERT INTO journal_entry (id, number, fiscal_year, sequence, date, description, status, posted_at, kind)
              SELECT id, 'JE/B/' || g, extract(year FROM day)::int, 100000000 + g, day, 'bulk ' || g, 'POSTED', now(), 'REGULAR'

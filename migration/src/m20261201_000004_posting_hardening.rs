@@ -15,7 +15,7 @@
 //!   the entry's date): a posting that also changes the date is refused.
 //! - **Roles that contradict types.** `account.role` places an account in the
 //!   statements: the database now checks that it fits the type (the same table as
-//!   `nusa_journal::ledger::accounts::role_type`), so the login role cannot move cash
+//!   `nusa_journal::entities::tenant::account::AccountRole::account_type`), so the login role cannot move cash
 //!   into the income statement with an UPDATE. [`sqlstate::REPORT_KEY_FROZEN`] is not
 //!   the right word for it: a misfit is [`sqlstate::ROLE_MISFIT`].
 //!
@@ -41,7 +41,7 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Each role and the account type it belongs to (as `ledger::accounts::role_type`).
+/// Each role and the account type it belongs to (as `AccountRole::account_type`).
 pub const ROLE_TYPES: &[(&str, &str)] = &[
     ("CASH", "ASSET"),
     ("BANK", "ASSET"),

@@ -105,38 +105,15 @@ fn check_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// The account type a role belongs to: a role places an account inside its type's part
-/// of the statements (SALES_RETURNS and OTHER_INCOME are revenue, a contra revenue and
-/// income outside operations; ACCUMULATED_DEPRECIATION is a contra asset).
-pub fn role_type(role: AccountRole) -> AccountType {
-    use AccountRole::*;
-    match role {
-        Cash
-        | Bank
-        | Receivable
-        | Inventory
-        | PrepaidTax
-        | VatInput
-        | OtherCurrentAsset
-        | FixedAsset
-        | AccumulatedDepreciation
-        | OtherNonCurrentAsset => AccountType::Asset,
-        Payable | TaxPayable | VatOutput | OtherCurrentLiability | NonCurrentLiability => AccountType::Liability,
-        Capital | RetainedEarnings | CurrentYearEarnings | Drawings | OpeningBalanceEquity => AccountType::Equity,
-        Revenue | SalesReturns | OtherIncome => AccountType::Revenue,
-        CostOfSales | OperatingExpense | OtherExpense | IncomeTaxExpense => AccountType::Expense,
-    }
-}
-
 /// A role fits the account's type; CURRENT_YEAR_EARNINGS only on an account that takes
 /// no postings (the statements compute that amount; postings there would count the
 /// year's profit twice).
 fn check_role(role: Option<AccountRole>, account_type: AccountType, is_postable: bool) -> Result<()> {
     let Some(role) = role else { return Ok(()) };
-    if role_type(role) != account_type {
+    if role.account_type() != account_type {
         return Err(Error::bad_input(
             "input.role",
-            format!("this role is for {} accounts", role_type(role).to_value()),
+            format!("this role is for {} accounts", role.account_type().to_value()),
         ));
     }
     if role == AccountRole::CurrentYearEarnings && is_postable {

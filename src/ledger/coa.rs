@@ -14,7 +14,6 @@ use sea_orm::ActiveEnum;
 
 use crate::entities::tenant::account::{AccountRole, AccountType, NormalBalance};
 use crate::error::{Error, Result};
-use crate::ledger::accounts::role_type;
 
 /// One account of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +167,7 @@ pub fn parse_csv(csv: &str) -> Result<Vec<TemplateAccount>, TemplateError> {
         };
         let role = AccountRole::try_from_value(&field(6).to_owned())
             .map_err(|_| refuse(line, format!("{code}: unknown role {:?}", field(6))))?;
-        if role_type(role) != account_type {
+        if role.account_type() != account_type {
             return Err(refuse(
                 line,
                 format!("{code}: role {} is not for a {} account", field(6), field(2)),
@@ -382,7 +381,7 @@ mod tests {
     fn every_template_account_has_a_role_that_fits_its_type() {
         for t in shipped().unwrap_or_else(|e| panic!("{e}")) {
             for a in &t.accounts {
-                assert_eq!(role_type(a.role), a.account_type, "{}: {}", t.key, a.code);
+                assert_eq!(a.role.account_type(), a.account_type, "{}: {}", t.key, a.code);
             }
             if t.key == "empty" {
                 continue;

@@ -115,6 +115,30 @@ pub enum AccountRole {
     IncomeTaxExpense,
 }
 
+impl AccountRole {
+    /// The account type a role belongs to (the database checks the same table:
+    /// `migration::m20261201_000004_posting_hardening::ROLE_TYPES`).
+    pub fn account_type(self) -> AccountType {
+        use AccountRole::*;
+        match self {
+            Cash
+            | Bank
+            | Receivable
+            | Inventory
+            | PrepaidTax
+            | VatInput
+            | OtherCurrentAsset
+            | FixedAsset
+            | AccumulatedDepreciation
+            | OtherNonCurrentAsset => AccountType::Asset,
+            Payable | TaxPayable | VatOutput | OtherCurrentLiability | NonCurrentLiability => AccountType::Liability,
+            Capital | RetainedEarnings | CurrentYearEarnings | Drawings | OpeningBalanceEquity => AccountType::Equity,
+            Revenue | SalesReturns | OtherIncome => AccountType::Revenue,
+            CostOfSales | OperatingExpense | OtherExpense | IncomeTaxExpense => AccountType::Expense,
+        }
+    }
+}
+
 /// An account of the chart.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "account")]
