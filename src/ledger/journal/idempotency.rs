@@ -19,13 +19,8 @@ use crate::entities::tenant::journal_entry as entry;
 use crate::error::{Error, Result};
 use crate::ledger::money::{format_amount, parse_amount};
 
-/// A key has 1 to 200 characters; `field` names it in the error.
-pub fn check_key(key: &str, field: &str) -> Result<()> {
-    if key.trim().is_empty() || key.len() > 200 {
-        return Err(Error::bad_input(field, "an idempotency key has 1 to 200 characters"));
-    }
-    Ok(())
-}
+/// The one rule for keys, whatever the mutation (1 to 200 characters, not all blank).
+pub use crate::ledger::idempotent_request::check_key;
 
 /// Builds a request hash from parts. Each part is length-prefixed, so no two different
 /// sequences of parts feed the same bytes.
