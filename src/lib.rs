@@ -17,6 +17,8 @@
 //!   -> that tenant's own database
 //! ```
 
+/// Books in and out as CSV: imports, exports, their formats.
+pub mod books_csv;
 /// The `nusa-journal` command line.
 pub mod cli;
 /// Settings from the environment, validated once.
