@@ -25,3 +25,4 @@ pub use cursor::entry_cursor;
 pub use input::{EntryChanges, NewEntry};
 pub use numbering::{entry_number, fiscal_year};
 pub use queries::{by_id, by_ids, lines_of, list, reversals_of, totals, EntryFilter};
+pub(crate) use validation::{check_lock_date, check_text};
