@@ -73,8 +73,8 @@ pub mod code {
 
 /// One problem of a file: its row (the record number, 1 = the first record after the
 /// header; 0 = the header or the file as a whole), the column, a code of [`code`] and
-/// a message for people.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// a message for people. Serialised (the upload route's answer) as GraphQL names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ImportError {
     pub row: u32,
     pub column: Option<&'static str>,
@@ -145,8 +145,10 @@ impl ErrorList {
     }
 }
 
-/// What an import did, or (dry run, or with errors) would have done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an import did, or (dry run, or with errors) would have done. Serialised (the
+/// upload route's answer) as GraphQL names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ImportResult {
     /// Nothing was written because only a check was asked for.
     pub dry_run: bool,
