@@ -81,9 +81,11 @@ impl ImportsMutation {
         &self,
         ctx: &Context<'_>,
         csv: String,
-        #[graphql(default = true)] dry_run: bool,
+        #[graphql(default_with = "Some(true)")] dry_run: Option<bool>,
     ) -> async_graphql::Result<ImportResult> {
         let db = tenant_db(ctx)?;
+        // An explicit null is the default too: only `false` writes.
+        let dry_run = dry_run.unwrap_or(true);
         let result = service::accounts::import(&db.conn, csv, dry_run, actor(ctx)?).await?;
         Ok(ImportResult(result))
     }
@@ -96,14 +98,14 @@ impl ImportsMutation {
         &self,
         ctx: &Context<'_>,
         csv: String,
-        #[graphql(default = false)] post: bool,
-        #[graphql(default = true)] dry_run: bool,
+        #[graphql(default_with = "Some(false)")] post: Option<bool>,
+        #[graphql(default_with = "Some(true)")] dry_run: Option<bool>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<ImportResult> {
         let db = tenant_db(ctx)?;
         let options = EntryImport {
-            post,
-            dry_run,
+            post: post.unwrap_or(false),
+            dry_run: dry_run.unwrap_or(true),
             idempotency_key,
         };
         let result = service::entries::import(&db.conn, csv, options, actor(ctx)?).await?;
