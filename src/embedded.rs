@@ -309,20 +309,11 @@ async fn seed_demo_books(
     let password = crate::tenancy::credentials::unseal(services.lifecycle.sealer(), tenant)?;
     let db = crate::tenancy::credentials::single_connection(tenant, &password, "nusa-journal-demo").await?;
     let year = chrono::Utc::now().date_naive().format("%Y").to_string();
-    let mut ids = std::collections::HashMap::new();
-    for code in [
-        "1-1101", "1-1103", "1-1301", "1-1403", "2-1101", "2-1201", "2-1202", "3-1001", "4-1001", "5-1001", "6-2001",
-    ] {
-        let account = crate::ledger::accounts::by_code(&db, code)
-            .await?
-            .ok_or_else(|| anyhow!("the demo chart lacks account {code}"))?;
-        ids.insert(code, account.id.to_string());
-    }
     let line = |code: &str, debit: &str, credit: &str| RawLine {
-        account_id: ids[code].clone(),
+        account_code: Some(code.into()),
         debit: debit.into(),
         credit: credit.into(),
-        memo: None,
+        ..RawLine::default()
     };
     let entries = [
         (

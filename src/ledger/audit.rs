@@ -31,6 +31,8 @@ pub mod action {
     pub const ENTRY_DELETE: &str = "journal_entry.delete";
     pub const ENTRY_POST: &str = "journal_entry.post";
     pub const ENTRY_REVERSE: &str = "journal_entry.reverse";
+    /// `setOpeningBalances` posted the opening entry.
+    pub const OPENING_BALANCES_SET: &str = "journal_entry.opening_balances";
     /// Written by the database function `nusa_close_fiscal_year`.
     pub const FISCAL_YEAR_CLOSE: &str = "fiscal_year.close";
     /// Written by the database function `nusa_reopen_fiscal_year`.

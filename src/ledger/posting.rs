@@ -11,10 +11,13 @@ use crate::ledger::money::{format_amount, parse_amount};
 /// Most lines one entry may have.
 pub const MAX_LINES: usize = 5000;
 
-/// A line as the client sent it.
-#[derive(Debug, Clone)]
+/// A line as the client sent it. It names its account by `account_id` or by
+/// `account_code`; the journal commands turn a code into an id
+/// (`journal::validation::resolve_account_codes`) before the line is checked here.
+#[derive(Debug, Clone, Default)]
 pub struct RawLine {
-    pub account_id: String,
+    pub account_id: Option<String>,
+    pub account_code: Option<String>,
     pub debit: String,
     pub credit: String,
     pub memo: Option<String>,
@@ -94,10 +97,20 @@ impl DraftLines {
 }
 
 /// One line on its own: `at` names it in errors (`input.lines.2`).
-fn check_line(line: &RawLine, at: &str) -> Result<Line> {
+pub(crate) fn check_line(line: &RawLine, at: &str) -> Result<Line> {
     let field = |name: &str| format!("{at}.{name}");
-    let account_id = Uuid::parse_str(line.account_id.trim())
-        .map_err(|_| Error::bad_input(field("accountId"), "not an account id"))?;
+    let account_id = match (&line.account_id, &line.account_code) {
+        (Some(id), _) => {
+            Uuid::parse_str(id.trim()).map_err(|_| Error::bad_input(field("accountId"), "not an account id"))?
+        }
+        (None, Some(_)) => return Err(Error::bad_input(field("accountCode"), "no such account")),
+        (None, None) => {
+            return Err(Error::bad_input(
+                at,
+                "a line names its account by accountId or accountCode",
+            ))
+        }
+    };
     let debit = parse_amount(line.debit.trim()).map_err(|why| Error::bad_input(field("debit"), why))?;
     let credit = parse_amount(line.credit.trim()).map_err(|why| Error::bad_input(field("credit"), why))?;
     if debit.is_sign_negative() && !debit.is_zero() {
@@ -155,10 +168,10 @@ mod tests {
 
     fn line(debit: &str, credit: &str) -> RawLine {
         RawLine {
-            account_id: Uuid::new_v4().to_string(),
+            account_id: Some(Uuid::new_v4().to_string()),
             debit: debit.into(),
             credit: credit.into(),
-            memo: None,
+            ..RawLine::default()
         }
     }
 
@@ -232,10 +245,18 @@ mod tests {
             );
         }
         let no_account = RawLine {
-            account_id: "nope".into(),
+            account_id: Some("nope".into()),
             ..line("1", "0")
         };
         assert!(draft(&[no_account]).is_err());
+        let unnamed = RawLine {
+            account_id: None,
+            ..line("1", "0")
+        };
+        assert!(
+            matches!(draft(&[unnamed]), Err(Error::BadUserInput { field: Some(f), .. }) if f == "input.lines.0"),
+            "a line names its account"
+        );
         let too_many: Vec<RawLine> = (0..=MAX_LINES).map(|_| line("1", "0")).collect();
         assert!(draft(&too_many).is_err(), "at most MAX_LINES");
     }

@@ -182,7 +182,7 @@ async fn entries_dry_run_lists_every_error_then_the_corrected_file_imports_once(
     assert_eq!(cash_sale["lines"][0]["memo"], "kas\r\nmasuk");
     find("=Setoran");
     let body = gql(&app, &tenant, "{ trialBalance { totalDebit totalCredit } }", json!({})).await;
-    assert_eq!(body["data"]["trialBalance"]["totalDebit"], "1850000.00", "{body}");
+    assert_eq!(body["data"]["trialBalance"]["totalDebit"], "1750000.00", "{body}");
 }
 
 #[tokio::test]
@@ -281,9 +281,10 @@ fn generated_entries(entries: usize, memo: usize) -> Vec<u8> {
 async fn a_20_mb_entries_file_imports_through_the_upload_route() {
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("imp-big", "PT Besar").await;
-    // 20,000 entries of two lines, each line ~500 bytes: 20 MB, far past the GraphQL limit.
-    let entries = 20_000;
-    let file = generated_entries(entries, 470);
+    // 2,000 entries of two lines, each line ~5 KB (a long memo): 20 MB, far past the
+    // GraphQL limit, few rows (the rows per second are the benchmark's).
+    let entries = 2_000;
+    let file = generated_entries(entries, 5_000);
     assert!(file.len() > 20 * 1000 * 1000, "{} bytes", file.len());
     let (status, body) = upload(&app, &tenant.slug, &tenant.token, "entries", "", file.clone()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -407,8 +408,8 @@ async fn read_tokens_and_strangers_cannot_import() {
         .await;
     assert_eq!(
         (status, error_code(&body)),
-        (StatusCode::FORBIDDEN, "FORBIDDEN"),
-        "even a dry run: {body}"
+        (StatusCode::OK, "FORBIDDEN"),
+        "even a dry run (a GraphQL answer, as for every refused mutation): {body}"
     );
     let other = app.create_tenant("imp-scope", "PT Lain").await;
     let (status, body) = upload(&app, &tenant.slug, &other.token, "accounts", "", file.clone()).await;

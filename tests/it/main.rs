@@ -10,6 +10,7 @@ mod common;
 mod balances;
 mod book_fixes;
 mod books;
+mod books_in;
 mod budgets;
 mod embedded;
 mod fiscal_years;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -589,7 +589,7 @@ pub async fn import(
             });
         }
     }
-    if let Some(refused) = write(&txn, &parsed, &books.chart, post, actor).await? {
+    if let Some(refused) = write(&txn, &parsed, &books, post, actor).await? {
         result.entries_created = 0;
         result.errors = vec![refused];
         return Ok(result);
@@ -625,37 +625,33 @@ async fn replay(csv: std::sync::Arc<impl AsRef<[u8]> + Send + Sync + 'static>) -
 
 /// Writes the entries in batches through the ledger; a refusal there (a change of the
 /// chart or the lock date since the checks) is answered as the error of its entry's row.
+///
+/// Entries to post go in fiscal-year order (file order within a year): each batch takes
+/// the counters of its years until commit, so the whole import holds them in ascending
+/// order, as one batch does, and cannot deadlock with another posting.
 async fn write(
-    txn: &impl sea_orm::ConnectionTrait,
+    txn: &DatabaseTransaction,
     parsed: &Parsed,
-    chart: &[account::Model],
+    books: &Books,
     post: bool,
     actor: &Actor,
 ) -> Result<Option<ImportError>> {
-    let ids: Vec<Uuid> = chart.iter().map(|a| a.id).collect();
-    for batch in parsed.entries.chunks(ENTRIES_PER_BATCH) {
+    let ids: Vec<Uuid> = books.chart.iter().map(|a| a.id).collect();
+    let mut order: Vec<&Entry> = parsed.entries.iter().collect();
+    if post {
+        let start_month = u32::try_from(books.company.fiscal_year_start_month).unwrap_or(1);
+        order.sort_by_key(|e| journal::fiscal_year(e.date.unwrap_or_default(), start_month));
+    }
+    for batch in order.chunks(ENTRIES_PER_BATCH) {
         let inputs: Vec<journal::NewEntry> = batch
             .iter()
             .map(|entry| new_entry(entry, &parsed.lines, &ids, post))
             .collect();
-        if let Err(error) = pending_batch::create_many_in(txn, inputs, actor).await {
+        if let Err(error) = journal::create_many_in(txn, &inputs, actor).await {
             return Ok(Some(refused_row(error, batch, &parsed.lines)?));
         }
     }
     Ok(None)
-}
-
-// TEMPORARY until the lead's batch posting lands on main (then `journal::create_many_in`).
-mod pending_batch {
-    pub async fn create_many_in(
-        _txn: &impl sea_orm::ConnectionTrait,
-        _inputs: Vec<crate::ledger::journal::NewEntry>,
-        _actor: &crate::ledger::actor::Actor,
-    ) -> crate::error::Result<()> {
-        Err(crate::error::Error::Internal(anyhow::anyhow!(
-            "batch posting is not merged yet"
-        )))
-    }
 }
 
 fn new_entry(entry: &Entry, lines: &[Line], ids: &[Uuid], post: bool) -> journal::NewEntry {
@@ -667,7 +663,8 @@ fn new_entry(entry: &Entry, lines: &[Line], ids: &[Uuid], post: bool) -> journal
         lines: lines
             .iter()
             .map(|l| crate::ledger::posting::RawLine {
-                account_id: ids[l.account as usize].to_string(),
+                account_id: Some(ids[l.account as usize].to_string()),
+                account_code: None,
                 debit: format_amount(l.debit),
                 credit: format_amount(l.credit),
                 memo: l.memo.as_deref().map(str::to_owned),
@@ -678,22 +675,23 @@ fn new_entry(entry: &Entry, lines: &[Line], ids: &[Uuid], post: bool) -> journal
     }
 }
 
-/// A ledger refusal of a batch as the error of the row it names (`inputs.N...`, and
-/// `.lines.M` for a line); errors of the service itself stay errors.
-fn refused_row(error: Error, batch: &[Entry], lines: &[Line]) -> Result<ImportError> {
+/// A ledger refusal of a batch as the error of the row it names (`inputs.N...` in its
+/// field, or at the start of its message; `.lines.M` for a line); errors of the service
+/// itself stay errors.
+fn refused_row(error: Error, batch: &[&Entry], lines: &[Line]) -> Result<ImportError> {
     let code = match &error {
         Error::UnbalancedEntry(_) => code::UNBALANCED_ENTRY,
         Error::PeriodLocked(_) => code::PERIOD_LOCKED,
         Error::FiscalYearClosed(_) => code::FISCAL_YEAR_CLOSED,
-        Error::BadUserInput { .. } => code::BAD_VALUE,
-        Error::Conflict { .. } => code::BAD_VALUE,
+        Error::BadUserInput { .. } | Error::Conflict { .. } => code::BAD_VALUE,
         _ => return Err(error),
     };
-    let field = match &error {
-        Error::BadUserInput { field, .. } | Error::Conflict { field, .. } => field.clone(),
-        _ => None,
+    let message = error.to_string();
+    let path = match &error {
+        Error::BadUserInput { field: Some(field), .. } | Error::Conflict { field: Some(field), .. } => field.clone(),
+        _ => message.split(':').next().unwrap_or_default().to_owned(),
     };
-    let mut parts = field.as_deref().unwrap_or_default().split('.');
+    let mut parts = path.split('.');
     let input = match (parts.next(), parts.next().and_then(|n| n.parse::<usize>().ok())) {
         (Some("inputs"), Some(n)) => n,
         _ => 0,
@@ -704,7 +702,7 @@ fn refused_row(error: Error, batch: &[Entry], lines: &[Line]) -> Result<ImportEr
         (Some(entry), _, _) => entry.row,
         (None, _, _) => 0,
     };
-    Ok(ImportError::row(row, None, code, error.to_string()))
+    Ok(ImportError::row(row, None, code, message))
 }
 
 #[cfg(test)]
@@ -865,6 +863,27 @@ mod tests {
     fn counting_a_replay() {
         let file = format!("{HEADER}a,2026-02-01,x,,1101,1,,\na,,,,4101,,1,\nb,2026-02-01,x,,1101,1,,\n");
         assert_eq!(count(file.as_bytes()), (3, 2));
+    }
+
+    #[test]
+    fn ledger_refusals_name_their_rows() {
+        let file =
+            format!("{HEADER}a,2026-02-01,x,,1101,1,,\na,,,,4101,,1,\nb,2026-02-01,x,,1101,1,,\nb,,,,4101,,1,\n");
+        let parsed = parse(file.as_bytes(), &books(), false);
+        let batch: Vec<&Entry> = parsed.entries.iter().collect();
+        let row = |error| refused_row(error, &batch, &parsed.lines).map(|e| (e.row, e.code)).ok();
+        assert_eq!(
+            row(Error::bad_input("inputs.1.lines.1.accountId", "archived")),
+            Some((4, code::BAD_VALUE))
+        );
+        assert_eq!(
+            row(Error::PeriodLocked("inputs.1: locked".into())),
+            Some((3, code::PERIOD_LOCKED))
+        );
+        assert!(
+            row(Error::Internal(anyhow::anyhow!("down"))).is_none(),
+            "not a row's error"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::entities::tenant::journal_line;
 use crate::error::Error;
 use crate::graphql::pagination::{connection, page_size, total_wanted, CountedConnection};
 use crate::graphql::scalars::{Date, DecimalText};
-use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry};
+use crate::ledger::journal::{self as service, EntryChanges, EntryFilter, NewEntry, OpeningBalances};
 use crate::ledger::posting::RawLine;
 
 pub struct JournalEntry(pub entity::Model);
@@ -143,9 +143,12 @@ impl JournalLine {
     }
 }
 
+/// A line names its account by `accountId` or by `accountCode` (exactly one).
 #[derive(InputObject)]
 pub struct JournalLineInput {
-    pub account_id: ID,
+    pub account_id: Option<ID>,
+    /// The account's code, e.g. "1-1101", instead of its id.
+    pub account_code: Option<String>,
     #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
     pub debit: Option<DecimalText>,
     #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
@@ -157,12 +160,45 @@ fn raw_lines(lines: Vec<JournalLineInput>) -> Vec<RawLine> {
     lines
         .into_iter()
         .map(|l| RawLine {
-            account_id: l.account_id.0,
+            account_id: l.account_id.map(|id| id.0),
+            account_code: l.account_code,
             debit: l.debit.map(|d| d.0).unwrap_or_else(|| "0".into()),
             credit: l.credit.map(|c| c.0).unwrap_or_else(|| "0".into()),
             memo: l.memo,
         })
         .collect()
+}
+
+#[derive(InputObject)]
+pub struct OpeningBalancesInput {
+    pub date: Date,
+    pub lines: Vec<OpeningBalanceLineInput>,
+    /// Takes the difference when the balances do not balance; the chart's
+    /// OPENING_BALANCE_EQUITY account when absent.
+    pub balancing_account_id: Option<ID>,
+}
+
+/// One account's opening balance, on its debit or its credit side; name the account by
+/// `accountId` or `accountCode`.
+#[derive(InputObject)]
+pub struct OpeningBalanceLineInput {
+    pub account_id: Option<ID>,
+    pub account_code: Option<String>,
+    #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
+    pub debit: Option<DecimalText>,
+    #[graphql(default_with = "Some(DecimalText(\"0\".into()))")]
+    pub credit: Option<DecimalText>,
+}
+
+fn new_entry(input: CreateJournalEntryInput) -> NewEntry {
+    NewEntry {
+        date: input.date.0,
+        description: input.description,
+        reference: input.reference,
+        lines: raw_lines(input.lines),
+        post: input.post.unwrap_or(false),
+        idempotency_key: input.idempotency_key,
+    }
 }
 
 #[derive(InputObject)]
@@ -253,17 +289,60 @@ impl JournalMutation {
         input: CreateJournalEntryInput,
     ) -> async_graphql::Result<JournalEntry> {
         let db = tenant_db(ctx)?;
-        let new = NewEntry {
-            date: input.date.0,
-            description: input.description,
-            reference: input.reference,
-            lines: raw_lines(input.lines),
-            post: input.post.unwrap_or(false),
-            idempotency_key: input.idempotency_key,
-        };
-        let created = service::create(&db.conn, new, actor(ctx)?).await?;
+        let created = service::create(&db.conn, new_entry(input), actor(ctx)?).await?;
         db.cache.invalidate();
         Ok(JournalEntry(created))
+    }
+
+    /// Creates (and, per input, posts) up to 1,000 entries (20,000 lines in all) in one
+    /// transaction: all or nothing; an error names its input (`inputs.3.lines.1.
+    /// accountCode`, or `inputs.3:` in its message). Posted entries get consecutive
+    /// numbers in input order within each fiscal year. Each input may carry its own
+    /// idempotency key: one used before with the same input answers the entry made then.
+    /// The answer is in input order; ask for each entry's lines with a query afterwards
+    /// (a mutation's answer passes through at most one list).
+    async fn create_journal_entries(
+        &self,
+        ctx: &Context<'_>,
+        inputs: Vec<CreateJournalEntryInput>,
+    ) -> async_graphql::Result<Vec<JournalEntry>> {
+        let db = tenant_db(ctx)?;
+        let inputs = inputs.into_iter().map(new_entry).collect();
+        let created = service::create_many(&db.conn, inputs, actor(ctx)?).await?;
+        db.cache.invalidate();
+        Ok(created.into_iter().map(JournalEntry).collect())
+    }
+
+    /// Posts the opening balances as one OPENING entry dated `date`. Balances that do
+    /// not balance are made up on `balancingAccountId`, else on the chart's
+    /// OPENING_BALANCE_EQUITY account. Called again while nothing else is posted in the
+    /// opening entry's fiscal year, it replaces that entry (reversed on its own date,
+    /// audited); later it is a CONFLICT. A line with neither a debit nor a credit is
+    /// skipped; an account appears at most once.
+    async fn set_opening_balances(
+        &self,
+        ctx: &Context<'_>,
+        input: OpeningBalancesInput,
+    ) -> async_graphql::Result<JournalEntry> {
+        let db = tenant_db(ctx)?;
+        let opening = OpeningBalances {
+            date: input.date.0,
+            lines: input
+                .lines
+                .into_iter()
+                .map(|l| RawLine {
+                    account_id: l.account_id.map(|id| id.0),
+                    account_code: l.account_code,
+                    debit: l.debit.map(|d| d.0).unwrap_or_else(|| "0".into()),
+                    credit: l.credit.map(|c| c.0).unwrap_or_else(|| "0".into()),
+                    memo: None,
+                })
+                .collect(),
+            balancing_account_id: input.balancing_account_id.map(|id| id.0),
+        };
+        let posted = service::set_opening_balances(&db.conn, opening, actor(ctx)?).await?;
+        db.cache.invalidate();
+        Ok(JournalEntry(posted))
     }
 
     /// Drafts only.

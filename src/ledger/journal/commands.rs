@@ -13,7 +13,9 @@ use super::idempotency::{self, Idempotent, Recorded, RequestHash};
 use super::input::{EntryChanges, NewEntry};
 use super::queries;
 use super::rows::{insert_draft, insert_lines, NewDraft};
-use super::validation::{check_accounts, check_lock_date, check_text, company_for_posting, Archived};
+use super::validation::{
+    check_accounts, check_lock_date, check_text, company_for_posting, resolve_account_codes, Archived,
+};
 use crate::entities::tenant::journal_entry::{self as entry, EntryKind, EntryStatus};
 use crate::entities::tenant::journal_line as line;
 use crate::error::{Error, Result};
@@ -30,13 +32,15 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry, actor: &Actor) -> Re
         idempotency::check_key(key, "input.idempotencyKey")?;
     }
     let (description, reference) = check_text(&new.description, new.reference.as_deref())?;
-    let lines = DraftLines::new(&new.lines, "input.lines")?;
     let hash = idempotency::request_hash(&new);
     if let Some(key) = &new.idempotency_key {
         if let Some(existing) = idempotency::replayed(db, key, &hash).await? {
             return Ok(existing);
         }
     }
+    let mut raw = new.lines.clone();
+    resolve_account_codes(db, &mut [("input.lines".to_owned(), &mut raw)]).await?;
+    let lines = DraftLines::new(&raw, "input.lines")?;
     if new.post {
         // Posting at once: the balance is checked before anything is written.
         lines.check_balanced("input.lines")?;
@@ -161,7 +165,9 @@ pub async fn update_draft(
     let mut changed = ChangeList::default();
     if let Some(lines) = &changes.lines {
         // A draft may be unbalanced: posting checks.
-        let lines = DraftLines::new(lines, "input.lines")?;
+        let mut raw = lines.clone();
+        resolve_account_codes(&txn, &mut [("input.lines".to_owned(), &mut raw)]).await?;
+        let lines = DraftLines::new(&raw, "input.lines")?;
         check_accounts(&txn, lines.lines(), "input.lines", Archived::Refused).await?;
         line::Entity::delete_many()
             .filter(line::Column::EntryId.eq(id))
@@ -403,7 +409,11 @@ async fn stored_lines(db: &impl ConnectionTrait, entry_id: Uuid) -> Result<Vec<l
 /// [`post_in`], and its audit event. The event is written first: posting takes the
 /// fiscal year's counter, which concurrent postings wait for until commit, so nothing
 /// more is done after it (the event names the entry; its number is on the entry).
-async fn post_audited_in(txn: &impl ConnectionTrait, draft: entry::Model, actor: &Actor) -> Result<entry::Model> {
+pub(super) async fn post_audited_in(
+    txn: &impl ConnectionTrait,
+    draft: entry::Model,
+    actor: &Actor,
+) -> Result<entry::Model> {
     audit::record(
         txn,
         actor,
@@ -427,7 +437,8 @@ async fn post_in(txn: &impl ConnectionTrait, draft: entry::Model, actor: &Actor)
         .await?
         .iter()
         .map(|l| RawLine {
-            account_id: l.account_id.to_string(),
+            account_id: Some(l.account_id.to_string()),
+            account_code: None,
             debit: format_amount(l.debit),
             credit: format_amount(l.credit),
             memo: l.memo.clone(),

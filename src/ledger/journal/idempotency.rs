@@ -82,10 +82,14 @@ pub(super) fn request_hash(new: &NewEntry) -> String {
         .text(new.reference.as_deref())
         .part(if new.post { "post" } else { "draft" });
     for l in &new.lines {
-        hash.id(&l.account_id)
-            .amount(&l.debit)
-            .amount(&l.credit)
-            .text(l.memo.as_deref());
+        match (&l.account_id, &l.account_code) {
+            (Some(id), _) => hash.id(id),
+            (None, Some(code)) => hash.part("code").text(Some(code)),
+            (None, None) => hash.part("-"),
+        }
+        .amount(&l.debit)
+        .amount(&l.credit)
+        .text(l.memo.as_deref());
     }
     hash.finish()
 }
@@ -210,10 +214,10 @@ mod tests {
 
     fn entry(amount: &str) -> NewEntry {
         let line = |debit: &str, credit: &str| RawLine {
-            account_id: ACCOUNT.into(),
+            account_id: Some(ACCOUNT.into()),
             debit: debit.into(),
             credit: credit.into(),
-            memo: None,
+            ..RawLine::default()
         };
         NewEntry {
             date: chrono::NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default(),
@@ -252,7 +256,7 @@ mod tests {
         spaced.description = "  Sekali saja ".into();
         spaced.reference = Some("   ".into());
         spaced.lines[0].memo = Some(" ".into());
-        spaced.lines[1].account_id = ACCOUNT.to_uppercase();
+        spaced.lines[1].account_id = Some(ACCOUNT.to_uppercase());
         spaced.lines[1].debit = "0.00".into();
         assert_eq!(request_hash(&spaced), request_hash(&entry("7")));
         // Not an amount: compared as given (and refused by the checks).

@@ -9,26 +9,83 @@ use uuid::Uuid;
 
 use crate::entities::tenant::{account, company};
 use crate::error::{Error, Result};
-use crate::ledger::posting::Line;
+use crate::ledger::posting::{Line, RawLine};
 
 /// A trimmed description of 1 to 500 characters and an optional reference of at most
-/// 100 (blank means none).
+/// 100 (blank means none), of the input `input`.
 pub(crate) fn check_text(description: &str, reference: Option<&str>) -> Result<(String, Option<String>)> {
+    check_text_of("input", description, reference)
+}
+
+/// [`check_text`] of the input at `path` (`inputs.3`), which errors name.
+pub(super) fn check_text_of(
+    path: &str,
+    description: &str,
+    reference: Option<&str>,
+) -> Result<(String, Option<String>)> {
     let description = description.trim();
     if description.is_empty() || description.chars().count() > 500 {
         return Err(Error::bad_input(
-            "input.description",
+            format!("{path}.description"),
             "a description has 1 to 500 characters",
         ));
     }
     let reference = reference.map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned);
     if reference.as_ref().is_some_and(|r| r.chars().count() > 100) {
         return Err(Error::bad_input(
-            "input.reference",
+            format!("{path}.reference"),
             "a reference has at most 100 characters",
         ));
     }
     Ok((description.to_owned(), reference))
+}
+
+/// Lines that name their account by code, as lines that name it by id: every code is
+/// looked up in one query. A line names exactly one of the two (`BAD_USER_INPUT` on the
+/// line otherwise); an unknown code is `BAD_USER_INPUT` on `accountCode`. `inputs` are
+/// the line lists of one or more entries with the paths that name them in errors.
+pub(crate) async fn resolve_account_codes(
+    db: &impl ConnectionTrait,
+    inputs: &mut [(String, &mut Vec<RawLine>)],
+) -> Result<()> {
+    let mut codes: Vec<String> = Vec::new();
+    for (path, lines) in inputs.iter() {
+        for (i, line) in lines.iter().enumerate() {
+            match (&line.account_id, &line.account_code) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::bad_input(
+                        format!("{path}.{i}"),
+                        "a line names its account by accountId or by accountCode, not both",
+                    ))
+                }
+                (None, Some(code)) => codes.push(code.trim().to_owned()),
+                _ => {}
+            }
+        }
+    }
+    if codes.is_empty() {
+        return Ok(());
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let ids: HashMap<String, Uuid> = account::Entity::find()
+        .filter(account::Column::Code.is_in(codes))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.code, a.id))
+        .collect();
+    for (path, lines) in inputs.iter_mut() {
+        for (i, line) in lines.iter_mut().enumerate() {
+            let Some(code) = &line.account_code else { continue };
+            let id = ids.get(code.trim()).ok_or_else(|| {
+                Error::bad_input(format!("{path}.{i}.accountCode"), format!("no account has code {code}"))
+            })?;
+            line.account_id = Some(id.to_string());
+            line.account_code = None;
+        }
+    }
+    Ok(())
 }
 
 /// Whether lines may use archived accounts: only a reversal may (it takes back what an

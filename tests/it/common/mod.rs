@@ -7,6 +7,8 @@
 //! database and uniquely named tenants, so tests run in parallel and in any order.
 #![allow(dead_code)]
 
+pub mod books;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
