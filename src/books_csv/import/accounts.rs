@@ -304,7 +304,7 @@ fn check_against(parsed: &mut ParsedAccounts, chart: &[account::Model]) -> Vec<(
         queue.extend(children[index].iter().copied());
     }
     // What was never reached hangs under a cycle of parents.
-    for (index, row) in parsed.rows.iter().enumerate().filter(|(i, _)| !placed[*i]) {
+    for (_, row) in parsed.rows.iter().enumerate().filter(|(i, _)| !placed[*i]) {
         errors.push(ImportError::cell(
             row.row,
             "parent_code",
@@ -314,7 +314,6 @@ fn check_against(parsed: &mut ParsedAccounts, chart: &[account::Model]) -> Vec<(
                 row.code.as_deref().unwrap_or("this row")
             ),
         ));
-        let _ = index;
     }
     order
 }
