@@ -11,12 +11,16 @@ use sea_orm::{ActiveEnum, DatabaseConnection, TransactionTrait};
 use uuid::Uuid;
 
 use super::reader::{truncated, Columns, Sheet};
-use super::{code, refusal, text, ErrorList, ImportError, ImportResult, MAX_ROWS};
+use super::{code, refusal, text, ErrorList, ImportError, ImportResult};
 use crate::books_csv::format::ACCOUNT_COLUMNS;
 use crate::entities::tenant::account::{self, AccountRole, AccountType, NormalBalance};
 use crate::error::{Error, Result};
 use crate::ledger::accounts::{self as ledger, NewAccount};
 use crate::ledger::actor::Actor;
+
+/// Most rows of a chart file: charts have hundreds of accounts, and each is created
+/// (and audited) on its own, so a file of a million would hold a transaction for long.
+pub const MAX_ACCOUNT_ROWS: u32 = 10_000;
 
 const COLUMNS: Columns = Columns {
     known: &ACCOUNT_COLUMNS,
@@ -91,12 +95,12 @@ pub fn parse(bytes: &[u8]) -> ParsedAccounts {
                 continue;
             }
         };
-        if row.number > MAX_ROWS {
+        if row.number > MAX_ACCOUNT_ROWS {
             errors.push(ImportError::row(
                 row.number,
                 None,
                 code::TOO_MANY_ROWS,
-                format!("a file has at most {MAX_ROWS} rows: the rest was not read"),
+                format!("a chart file has at most {MAX_ACCOUNT_ROWS} rows: the rest was not read"),
             ));
             break;
         }
@@ -211,7 +215,7 @@ pub fn parse(bytes: &[u8]) -> ParsedAccounts {
         });
     }
     ParsedAccounts {
-        rows_read: sheet.rows_read().min(MAX_ROWS),
+        rows_read: sheet.rows_read().min(MAX_ACCOUNT_ROWS),
         rows,
         errors,
     }
@@ -467,6 +471,18 @@ mod tests {
                 (10, Some("role"), code::BAD_VALUE),
             ]
         );
+    }
+
+    #[test]
+    fn a_chart_file_has_a_row_cap() {
+        let mut file = HEADER.to_owned();
+        for n in 0..=MAX_ACCOUNT_ROWS {
+            file.push_str(&format!("X{n},Akun,ASSET,,,,,\n"));
+        }
+        let parsed = parse(file.as_bytes());
+        let errors = parsed.errors.into_vec();
+        assert_eq!(parsed.rows_read, MAX_ACCOUNT_ROWS);
+        assert_eq!(errors.iter().map(|e| e.code).collect::<Vec<_>>(), [code::TOO_MANY_ROWS]);
     }
 
     #[test]
