@@ -144,6 +144,24 @@ pub enum TenantCommand {
         #[arg(long)]
         allow_other_tenant: bool,
     },
+    /// Import a chart of accounts or journal entries from a CSV file (API.md formats):
+    /// a dry run that lists every error unless --commit; exits non-zero on errors.
+    Import {
+        #[arg(value_enum)]
+        what: ImportKind,
+        slug: String,
+        #[arg(value_parser = absolute_path_arg)]
+        file: std::path::PathBuf,
+        /// Write (all or nothing); without it only check.
+        #[arg(long)]
+        commit: bool,
+        /// Post the entries (else they stay drafts); entries only.
+        #[arg(long)]
+        post: bool,
+        /// The same file with the same key imports once; entries only.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
     /// Manage a tenant's API tokens.
     Token {
         #[command(subcommand)]
@@ -162,6 +180,12 @@ pub enum TokenCommand {
         #[arg(long = "scope", value_enum)]
         scopes: Vec<ScopeArg>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportKind {
+    Accounts,
+    Entries,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -373,6 +397,21 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
                 .await?;
             println!("restored {slug} from {} into {}", from.display(), tenant.db_name);
         }
+        TenantCommand::Import {
+            what,
+            slug,
+            file,
+            commit,
+            post,
+            idempotency_key,
+        } => {
+            let options = crate::books_csv::import::entries::EntryImport {
+                post,
+                dry_run: !commit,
+                idempotency_key,
+            };
+            import_file(&services, &parse_slug(&slug)?, what, &file, options).await?;
+        }
         TenantCommand::Token {
             action: TokenCommand::Create { slug, name, scopes },
         } => {
@@ -391,6 +430,66 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
             );
             println!("token (shown once): {}", token.expose_secret());
         }
+    }
+    Ok(())
+}
+
+/// `tenant import`: the tenant's database through its pool, as the service itself
+/// (actor "system"); every error printed, then a summary; an error exit if any.
+async fn import_file(
+    services: &Services,
+    slug: &TenantSlug,
+    what: ImportKind,
+    file: &std::path::Path,
+    options: crate::books_csv::import::entries::EntryImport,
+) -> anyhow::Result<()> {
+    use crate::books_csv::import;
+    let tenant = services
+        .registry
+        .tenant_by_slug(slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant '{slug}'"))?;
+    if tenant.status != TenantStatus::Active {
+        anyhow::bail!(
+            "tenant '{slug}' is {:?}: only an active tenant takes an import",
+            tenant.status
+        );
+    }
+    if tenant.writes_paused && !options.dry_run {
+        anyhow::bail!("tenant '{slug}' has its writes paused (a restore or a move); try again later");
+    }
+    let csv = std::fs::read(file).map_err(|e| anyhow::anyhow!("reading {}: {e}", file.display()))?;
+    let lease = services.connections.get(&tenant).await?;
+    let actor = crate::ledger::actor::Actor::system();
+    let dry_run = options.dry_run;
+    let result = match what {
+        ImportKind::Accounts => import::accounts::import(&lease.conn, csv, dry_run, &actor).await?,
+        ImportKind::Entries => import::entries::import(&lease.conn, csv, options, &actor).await?,
+    };
+    for error in &result.errors {
+        println!(
+            "row {}, column {}: {} {}",
+            error.row,
+            error.column.unwrap_or("-"),
+            error.code,
+            error.message
+        );
+    }
+    let verb = if dry_run { "would create" } else { "created" };
+    println!(
+        "{} rows read; {verb} {} accounts and {} entries; {} errors{}",
+        result.rows_read,
+        result.accounts_created,
+        result.entries_created,
+        result.errors.len(),
+        if dry_run {
+            " (dry run: nothing written; --commit writes)"
+        } else {
+            ""
+        }
+    );
+    if !result.errors.is_empty() {
+        anyhow::bail!("the file has errors: nothing was written");
     }
     Ok(())
 }

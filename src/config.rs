@@ -130,6 +130,15 @@ pub struct ApiLimits {
     /// `HTTP_IDLE_TIMEOUT_MS`: a connection with no request in flight and no bytes
     /// moving for this long is closed (a kept-alive connection between requests).
     pub idle_timeout: Duration,
+    /// `IMPORT_MAX_BYTES`: largest CSV body of `POST /{tenant}/imports/...` (413 beyond).
+    pub import_max_bytes: usize,
+    /// `IMPORT_READ_TIMEOUT_MS`: time a client has to send an import's whole body (a
+    /// slow upload holds an import place and memory).
+    pub import_read_timeout: Duration,
+    /// `IMPORT_MAX_CONCURRENT`: uploads read or imported at once on this instance (each
+    /// may hold `IMPORT_MAX_BYTES` in memory); beyond it, and beyond one per tenant,
+    /// 429 `RATE_LIMITED`.
+    pub import_max_concurrent: usize,
 }
 
 impl Default for ApiLimits {
@@ -151,6 +160,9 @@ impl Default for ApiLimits {
             cors_allowed_origins: Vec::new(),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            import_max_bytes: 50 * 1024 * 1024,
+            import_read_timeout: Duration::from_secs(120),
+            import_max_concurrent: 2,
         }
     }
 }
@@ -187,6 +199,11 @@ impl ApiLimits {
             idle_timeout: parse_var("HTTP_IDLE_TIMEOUT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.idle_timeout),
+            import_max_bytes: parse_var("IMPORT_MAX_BYTES")?.unwrap_or(d.import_max_bytes),
+            import_read_timeout: parse_var("IMPORT_READ_TIMEOUT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.import_read_timeout),
+            import_max_concurrent: parse_var("IMPORT_MAX_CONCURRENT")?.unwrap_or(d.import_max_concurrent),
         })
     }
 }

@@ -70,6 +70,7 @@ impl Application {
             admin_schema,
             admin_token: config.admin_token.clone(),
             admission,
+            imports: crate::http::imports::ImportGate::new(config.api.import_max_concurrent),
         }));
         let listener = TcpListener::bind(config.bind_addr)
             .await

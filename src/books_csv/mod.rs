@@ -6,3 +6,6 @@
 
 /// The columns, cells and dialects shared by imports and exports.
 pub mod format;
+
+/// Importing a chart or entries from CSV, with every error by row and column.
+pub mod import;

@@ -8,6 +8,8 @@ mod auth;
 mod body;
 mod graphiql;
 mod health;
+/// CSV uploads to import (their own body limit and places).
+pub mod imports;
 /// Serving a router on a listener: header read and idle timeouts, graceful stop.
 pub mod listener;
 mod negotiation;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use axum::Router;
 use secrecy::SecretString;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -45,6 +47,8 @@ pub struct AppInner {
     pub admin_token: SecretString,
     /// Requests in flight per tenant, and the cap on them.
     pub admission: admission::Admission,
+    /// Places for CSV uploads (`IMPORT_MAX_CONCURRENT`, one per tenant).
+    pub imports: imports::ImportGate,
 }
 
 impl std::ops::Deref for AppState {
@@ -61,6 +65,15 @@ pub fn router(state: AppState, admin_elsewhere: bool) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
+        // Their own body limit (`IMPORT_MAX_BYTES`): only these routes take large bodies.
+        .route(
+            "/{tenant}/imports/accounts.csv",
+            post(imports::accounts).layer(DefaultBodyLimit::max(state.limits.import_max_bytes)),
+        )
+        .route(
+            "/{tenant}/imports/entries.csv",
+            post(imports::entries).layer(DefaultBodyLimit::max(state.limits.import_max_bytes)),
+        )
         .route("/assets/graphiql/{file}", get(graphiql::asset));
     let routes = if admin_elsewhere {
         // Explicitly: `/admin/graphql` would otherwise match `/{tenant}/graphql`.

@@ -86,7 +86,7 @@ async fn graphiql_page(parts: &mut Parts, state: &AppState) -> Response {
 
 /// When the request arrived. The first extractor of a handler, so the latency in the
 /// metrics includes step (a) and reading the body.
-pub struct Received(Instant);
+pub struct Received(pub(super) Instant);
 
 impl<S: Send + Sync> FromRequestParts<S> for Received {
     type Rejection = Infallible;
@@ -114,6 +114,14 @@ pub struct AuthorisedTenant {
 pub struct Refused {
     tenant: Option<String>,
     error: Error,
+}
+
+impl Refused {
+    /// The tenant label (once the token was verified) and the error, for another
+    /// handler that records its own metrics.
+    pub(super) fn into_parts(self) -> (Option<String>, Error) {
+        (self.tenant, self.error)
+    }
 }
 
 /// The refusal as it is. The handlers here take `Result<AuthorisedTenant, Refused>`

@@ -79,7 +79,8 @@ pub async fn by_code(db: &impl ConnectionTrait, code: &str) -> Result<Option<acc
         .await?)
 }
 
-fn check_code(code: &str) -> Result<()> {
+/// An account code: 1 to 32 letters, digits, '.' or '-', starting with a letter or digit.
+pub(crate) fn check_code(code: &str) -> Result<()> {
     let ok = !code.is_empty()
         && code.len() <= 32
         && code.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -94,7 +95,8 @@ fn check_code(code: &str) -> Result<()> {
     }
 }
 
-fn check_name(name: &str) -> Result<String> {
+/// A trimmed name of 1 to 200 characters.
+pub(crate) fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::bad_input(
@@ -108,7 +110,7 @@ fn check_name(name: &str) -> Result<String> {
 /// A role fits the account's type; CURRENT_YEAR_EARNINGS only on an account that takes
 /// no postings (the statements compute that amount; postings there would count the
 /// year's profit twice).
-fn check_role(role: Option<AccountRole>, account_type: AccountType, is_postable: bool) -> Result<()> {
+pub(crate) fn check_role(role: Option<AccountRole>, account_type: AccountType, is_postable: bool) -> Result<()> {
     let Some(role) = role else { return Ok(()) };
     if role.account_type() != account_type {
         return Err(Error::bad_input(
@@ -143,27 +145,49 @@ async fn check_parent(db: &impl ConnectionTrait, parent_id: Uuid, account_type: 
     let parent = by_id(db, parent_id)
         .await?
         .ok_or_else(|| Error::bad_input("input.parentId", "no such account"))?;
-    if parent.is_postable {
+    check_parent_fits(parent.is_postable, parent.account_type, account_type)?;
+    Ok(parent)
+}
+
+/// The rule of [`check_parent`] on its own (an import checks parents that are rows of
+/// its file, not yet accounts).
+pub(crate) fn check_parent_fits(
+    parent_is_postable: bool,
+    parent_type: AccountType,
+    account_type: AccountType,
+) -> Result<()> {
+    if parent_is_postable {
         return Err(Error::bad_input(
             "input.parentId",
             "the parent must be a header account (isPostable: false)",
         ));
     }
-    if parent.account_type != account_type {
+    if parent_type != account_type {
         return Err(Error::bad_input(
             "input.parentId",
             "the parent must have the same account type",
         ));
     }
-    Ok(parent)
+    Ok(())
 }
 
 /// Creates an account, with its audit event, in one transaction.
 pub async fn create(db: &DatabaseConnection, new: NewAccount, actor: &Actor) -> Result<account::Model> {
     let txn = db.begin().await?;
-    let created = create_in(&txn, new).await?;
+    let created = create_audited_in(&txn, new, actor).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// [`create`] inside the caller's transaction (an import creates many in one).
+pub(crate) async fn create_audited_in(
+    db: &impl ConnectionTrait,
+    new: NewAccount,
+    actor: &Actor,
+) -> Result<account::Model> {
+    let created = create_in(db, new).await?;
     audit::record(
-        &txn,
+        db,
         actor,
         action::ACCOUNT_CREATE,
         Some(created.id),
@@ -176,7 +200,6 @@ pub async fn create(db: &DatabaseConnection, new: NewAccount, actor: &Actor) -> 
         ),
     )
     .await?;
-    txn.commit().await?;
     Ok(created)
 }
 

@@ -17,6 +17,7 @@ mod fiscal_years;
 mod foundation;
 mod frontend;
 mod guarded_books;
+mod imports;
 mod lifecycle;
 mod neighbours;
 mod operability;

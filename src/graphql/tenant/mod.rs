@@ -7,6 +7,7 @@ mod audit;
 pub mod cache;
 mod company;
 mod fiscal;
+mod imports;
 mod journal;
 mod reports;
 mod statements;
@@ -42,6 +43,7 @@ pub struct TenantMutation(
     accounts::AccountsMutation,
     journal::JournalMutation,
     fiscal::FiscalMutation,
+    imports::ImportsMutation,
 );
 
 /// The tenant a request is for: its slug, its own database, what its token may do.

@@ -76,7 +76,6 @@ pub async fn create_many(db: &DatabaseConnection, inputs: Vec<NewEntry>, actor: 
 
 /// [`create_many`] inside the caller's transaction, without its caps (the caller bounds
 /// what it passes, as the CSV import does).
-#[allow(dead_code)] // used by the CSV import of entries, which lands next
 pub(crate) async fn create_many_in(
     txn: &DatabaseTransaction,
     inputs: &[NewEntry],

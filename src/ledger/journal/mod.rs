@@ -23,7 +23,6 @@ pub mod queries;
 mod rows;
 mod validation;
 
-#[allow(unused_imports)] // used by the CSV import of entries, which lands next
 pub(crate) use batch::create_many_in;
 pub use batch::{create_many, MAX_BATCH_ENTRIES, MAX_BATCH_LINES};
 pub use commands::{create, delete_draft, post, reverse, update_draft};
@@ -33,3 +32,4 @@ pub use input::{EntryChanges, NewEntry};
 pub use numbering::{entry_number, fiscal_year};
 pub use opening::{set_opening_balances, OpeningBalances};
 pub use queries::{by_id, by_ids, lines_of, list, reversals_of, totals, EntryFilter};
+pub(crate) use validation::{check_lock_date, check_text};

@@ -13,7 +13,7 @@ use crate::ledger::posting::{Line, RawLine};
 
 /// A trimmed description of 1 to 500 characters and an optional reference of at most
 /// 100 (blank means none), of the input `input`.
-pub(super) fn check_text(description: &str, reference: Option<&str>) -> Result<(String, Option<String>)> {
+pub(crate) fn check_text(description: &str, reference: Option<&str>) -> Result<(String, Option<String>)> {
     check_text_of("input", description, reference)
 }
 
@@ -157,7 +157,7 @@ pub(super) async fn company_for_posting(db: &impl ConnectionTrait) -> Result<com
 }
 
 /// An entry is dated after the company's lock date, if there is one.
-pub(super) fn check_lock_date(company: &company::Model, date: NaiveDate) -> Result<()> {
+pub(crate) fn check_lock_date(company: &company::Model, date: NaiveDate) -> Result<()> {
     match company.lock_date {
         Some(lock) if date <= lock => Err(Error::PeriodLocked(format!(
             "the books are locked up to {lock}: an entry must be dated after it"
