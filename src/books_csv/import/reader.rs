@@ -66,6 +66,80 @@ fn detect_delimiter(header_line: &str) -> Delimiter {
     }
 }
 
+/// Cells a record may have beyond the format's columns (empty ones a spreadsheet adds).
+const EXTRA_CELLS: usize = 16;
+
+/// Follows the records as the parser will read them (RFC 4180: a cell that starts with
+/// `"` is quoted up to a `"` not doubled), before it does, for two things the `csv`
+/// crate does not refuse: a quoted cell never closed (it would take the rest of the file
+/// into one cell and the import would look complete without those rows), and a record
+/// of millions of cells (the parser keeps every cell's end: a 50 MB row of `,` would
+/// cost half a gigabyte). Row numbers as everywhere (0 = the header).
+fn check_shape(body: &[u8], delimiter: u8, max_cells: usize) -> Result<(), ImportError> {
+    let mut row: u32 = 0;
+    let mut cells = 1;
+    let mut started = false; // the record has something (the parser skips empty lines)
+    let mut at_cell_start = true;
+    let mut quoted_since: Option<u32> = None;
+    let mut i = 0;
+    while i < body.len() {
+        let byte = body[i];
+        i += 1;
+        if quoted_since.is_some() {
+            if byte == b'"' {
+                if body.get(i) == Some(&b'"') {
+                    i += 1;
+                } else {
+                    quoted_since = None;
+                }
+            }
+            continue;
+        }
+        match byte {
+            b'"' if at_cell_start => {
+                quoted_since = Some(row);
+                started = true;
+                at_cell_start = false;
+            }
+            b'\n' | b'\r' => {
+                if started {
+                    row += 1;
+                }
+                started = false;
+                cells = 1;
+                at_cell_start = true;
+            }
+            _ if byte == delimiter => {
+                cells += 1;
+                started = true;
+                at_cell_start = true;
+                if cells > max_cells {
+                    return Err(ImportError::row(
+                        row,
+                        None,
+                        code::BAD_VALUE,
+                        format!("the row has more than {max_cells} cells"),
+                    ));
+                }
+            }
+            _ => {
+                started = true;
+                at_cell_start = false;
+            }
+        }
+    }
+    match quoted_since {
+        Some(opened) => Err(ImportError::row(
+            opened,
+            None,
+            code::BAD_VALUE,
+            "a quoted cell that starts on this row is never closed (a \" inside a quoted cell is written \"\"): \
+             the rest of the file would be read as that one cell",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Where the first invalid UTF-8 byte is, as a line number, for the one error a file
 /// that is not UTF-8 gets.
 fn not_utf8(bytes: &[u8], error: std::str::Utf8Error) -> ImportError {
@@ -88,8 +162,9 @@ impl<'a> Sheet<'a> {
             None => (None, 0),
         };
         let body = &bytes[start..];
-        let header_line = text[start..].lines().next().unwrap_or("");
+        let header_line = text[start..].lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         let delimiter = hinted.unwrap_or_else(|| detect_delimiter(header_line));
+        check_shape(body, delimiter.byte(), columns.known.len() + EXTRA_CELLS).map_err(|e| vec![e])?;
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -289,6 +364,27 @@ mod tests {
         assert!(
             header_codes(b" Code , NAME ,\n").is_empty(),
             "case, spaces and a trailing delimiter"
+        );
+    }
+
+    #[test]
+    fn an_unclosed_quote_and_a_row_of_endless_cells_are_refused_before_parsing() {
+        let open = b"code,name,memo\n1,a,ok\n2,b,\"Pipa 1/2\"\"\n3,c,lost\n";
+        let errors = Sheet::open(open, &COLUMNS).err().unwrap_or_default();
+        assert_eq!(
+            errors.iter().map(|e| (e.row, e.code)).collect::<Vec<_>>(),
+            vec![(2, code::BAD_VALUE)]
+        );
+        let closed = b"code,name,memo\r\n1,a,\"x, \"\"y\"\"\r\nz\"\r\n\r\n2,b,1/2\"\n";
+        assert!(
+            Sheet::open(closed, &COLUMNS).is_ok(),
+            "doubled quotes, a line break in a cell, a quote mid-cell"
+        );
+        let wide = format!("code,name\n1,{}\n", ",".repeat(100));
+        let errors = Sheet::open(wide.as_bytes(), &COLUMNS).err().unwrap_or_default();
+        assert_eq!(
+            errors.iter().map(|e| (e.row, e.code)).collect::<Vec<_>>(),
+            vec![(1, code::BAD_VALUE)]
         );
     }
 }
