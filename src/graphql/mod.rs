@@ -36,3 +36,5 @@ pub mod pagination;
 pub mod scalars;
 /// The tenant schema: company, accounts, journal.
 pub mod tenant;
+/// What a document's variables weigh once used (refused before validation copies them).
+pub mod variable_uses;

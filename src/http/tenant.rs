@@ -42,6 +42,7 @@ use crate::entities::registry::tenants::{self, TenantStatus};
 use crate::error::{Error, Result, RETRY_AFTER_SECONDS};
 use crate::graphql::budget::{only_error, RequestBudget};
 use crate::graphql::tenant::{check_answer_shape, check_scope, selected_operation, TenantDb, TenantSchema};
+use crate::graphql::variable_uses::variable_uses_refusal;
 use crate::ledger::actor::Actor;
 use crate::tenancy::slug::TenantSlug;
 use crate::tenancy::tokens::Scope;
@@ -219,6 +220,7 @@ fn prepare(state: &AppState, mut request: BatchRequest, scopes: &[Scope]) -> Pre
             check_scope(*operation, scopes)
                 .err()
                 .or_else(|| check_answer_shape(one, *operation))
+                .or_else(|| variable_uses_refusal(one, state.limits.max_body_bytes * 2))
         })
         .collect();
     Prepared {

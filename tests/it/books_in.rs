@@ -170,9 +170,84 @@ async fn opening_balances_refuse_bad_lines() {
         ("BAD_USER_INPUT", json!("input.lines")),
         "nothing"
     );
-    let (code, field, _) = refused(json!([{ "accountCode": "1-0000", "debit": "5" }])).await;
-    assert_eq!(code, "BAD_USER_INPUT", "a header account: {field}");
+    let (code, field, _) = refused(json!([
+        { "accountCode": "1-1101", "debit": "0" },
+        { "accountCode": "1-0000", "debit": "5" },
+    ]))
+    .await;
+    assert_eq!(
+        (code.as_str(), field),
+        ("BAD_USER_INPUT", json!("input.lines.1.accountId")),
+        "a header account, named by its index in the input"
+    );
+    let nowhere = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+    let (code, field, _) = books
+        .refused(
+            OPENING,
+            json!({ "input": { "date": "2026-01-01", "balancingAccountId": nowhere,
+                "lines": [dr("1-1101", "5")] } }),
+        )
+        .await;
+    assert_eq!(
+        (code.as_str(), field),
+        ("BAD_USER_INPUT", json!("input.balancingAccountId"))
+    );
+    let (code, field, _) = refused(json!([
+        dr("1-1101", "900000000000000000"),
+        dr("1-1103", "900000000000000000"),
+    ]))
+    .await;
+    assert_eq!(
+        (code.as_str(), field),
+        ("BAD_USER_INPUT", json!("input.lines")),
+        "too large a difference"
+    );
     assert_eq!(books.entry_count().await, 0);
+}
+
+#[tokio::test]
+async fn opening_balances_stay_once_books_moved_on_even_reversed_by_hand_or_in_a_later_year() {
+    let app = TestApp::spawn().await;
+    let books = Books::new(&app, "opening-later", "PT Saldo Lama").await;
+    let set = |date: &str| json!({ "input": { "date": date, "lines": [dr("1-1101", "1000"), cr("3-1001", "1000")] } });
+    let first = books.ok(OPENING, set("2026-01-01")).await["setOpeningBalances"].clone();
+    // Postings in a later fiscal year only: the books moved on all the same.
+    books
+        .post("2027-03-01", json!([dr("1-1101", "5"), cr("4-1001", "5")]))
+        .await;
+    let (code, _, message) = books.refused(OPENING, set("2026-01-01")).await;
+    assert_eq!(code, "CONFLICT", "{message}");
+    // Reversing the opening by hand does not make room for a new one.
+    books
+        .ok(
+            "mutation($id: ID!) { reverseJournalEntry(id: $id, date: \"2026-01-01\") { id } }",
+            json!({ "id": first["id"] }),
+        )
+        .await;
+    let (code, _, message) = books.refused(OPENING, set("2026-01-01")).await;
+    assert_eq!(code, "CONFLICT", "{message}");
+    // Nor does dating the new one a year earlier.
+    let (code, _, message) = books.refused(OPENING, set("2025-01-01")).await;
+    assert_eq!(code, "CONFLICT", "{message}");
+}
+
+#[tokio::test]
+async fn a_variable_used_many_times_is_refused_before_it_is_copied() {
+    let app = TestApp::spawn().await;
+    let books = Books::new(&app, "batch-amplify", "PT Salinan").await;
+    // One entry of 2,000 lines (about 100 KB) used 40 times: 4 MB of input from a
+    // request of about 100 KB, refused before validation copies it.
+    let lines: Vec<Value> = (0..1000).flat_map(|_| [dr("1-1101", "1"), cr("4-1001", "1")]).collect();
+    let uses = vec!["$e"; 40].join(", ");
+    let query = format!("mutation($e: CreateJournalEntryInput!) {{ createJournalEntries(inputs: [{uses}]) {{ id }} }}");
+    let big = entry("2026-03-01", "Salinan", json!(lines), true);
+    let body = books.gql(&query, json!({ "e": big })).await;
+    assert_eq!(crate::common::error_code(&body), "BAD_REQUEST", "{body}");
+    assert_eq!(books.entry_count().await, 0);
+    // The same variable once is fine.
+    let once = "mutation($e: CreateJournalEntryInput!) { createJournalEntries(inputs: [$e]) { id } }";
+    books.ok(once, json!({ "e": big })).await;
+    assert_eq!(books.entry_count().await, 1);
 }
 
 #[tokio::test]

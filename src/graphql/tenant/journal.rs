@@ -190,6 +190,18 @@ pub struct OpeningBalanceLineInput {
     pub credit: Option<DecimalText>,
 }
 
+impl From<OpeningBalanceLineInput> for JournalLineInput {
+    fn from(line: OpeningBalanceLineInput) -> Self {
+        JournalLineInput {
+            account_id: line.account_id,
+            account_code: line.account_code,
+            debit: line.debit,
+            credit: line.credit,
+            memo: None,
+        }
+    }
+}
+
 fn new_entry(input: CreateJournalEntryInput) -> NewEntry {
     NewEntry {
         date: input.date.0,
@@ -327,17 +339,7 @@ impl JournalMutation {
         let db = tenant_db(ctx)?;
         let opening = OpeningBalances {
             date: input.date.0,
-            lines: input
-                .lines
-                .into_iter()
-                .map(|l| RawLine {
-                    account_id: l.account_id.map(|id| id.0),
-                    account_code: l.account_code,
-                    debit: l.debit.map(|d| d.0).unwrap_or_else(|| "0".into()),
-                    credit: l.credit.map(|c| c.0).unwrap_or_else(|| "0".into()),
-                    memo: None,
-                })
-                .collect(),
+            lines: raw_lines(input.lines.into_iter().map(JournalLineInput::from).collect()),
             balancing_account_id: input.balancing_account_id.map(|id| id.0),
         };
         let posted = service::set_opening_balances(&db.conn, opening, actor(ctx)?).await?;

@@ -21,7 +21,9 @@ use super::idempotency::{self, check_key};
 use super::input::NewEntry;
 use super::numbering::fiscal_year;
 use super::rows::{insert_draft, insert_lines, NewDraft};
-use super::validation::{check_accounts, check_text_of, resolve_account_codes, Archived};
+use super::validation::{
+    check_accounts, check_lock_date, check_text_of, company_for_posting, resolve_account_codes, Archived,
+};
 use crate::entities::tenant::journal_entry::{self as entry, EntryKind};
 use crate::error::{Error, Result};
 use crate::ledger::actor::Actor;
@@ -112,17 +114,42 @@ enum Planned {
 }
 
 async fn write(txn: &DatabaseTransaction, inputs: &[NewEntry], actor: &Actor) -> Result<Written> {
+    // Shared until commit, as every posting holds it: the start month and the lock date
+    // read here stay true (see `company_for_posting`).
+    let company = company_for_posting(txn).await?;
+    let start_month = company.fiscal_year_start_month as u32;
+    let closed_up_to = crate::ledger::fiscal_years::hard_lock_date(txn).await?;
     let plan = plan(txn, inputs).await?;
-    let start_month = crate::ledger::company::company(txn).await?.fiscal_year_start_month as u32;
-    let mut made: Vec<Option<entry::Model>> = Vec::with_capacity(plan.len());
+    // A doomed batch is refused before anything is written: the dates to post.
+    for (i, planned) in plan.iter().enumerate() {
+        let Planned::New(pending) = planned else { continue };
+        let date = inputs[i].date;
+        if !pending.post {
+            continue;
+        }
+        if closed_up_to.is_some_and(|end| date <= end) {
+            return Err(Error::FiscalYearClosed(format!(
+                "{}: the fiscal year of {date} is closed",
+                pending.path
+            )));
+        }
+        check_lock_date(&company, date).map_err(|e| of_input(&pending.path, e))?;
+    }
+    // Drafts with a key first, in key order: two batches that share keys wait for each
+    // other on the first shared key instead of deadlocking over two.
+    let mut order: Vec<usize> = (0..plan.len()).collect();
+    order.sort_by_key(|&i| (inputs[i].idempotency_key.is_none(), inputs[i].idempotency_key.clone()));
+    let mut plan: Vec<Option<Planned>> = plan.into_iter().map(Some).collect();
+    let mut made: Vec<Option<entry::Model>> = vec![None; inputs.len()];
     let mut to_post: Vec<(i32, usize)> = Vec::new();
-    for (i, planned) in plan.into_iter().enumerate() {
-        let pending = match planned {
-            Planned::Replay(first) => {
-                made.push(Some(*first));
+    for i in order {
+        let pending = match plan[i].take() {
+            Some(Planned::Replay(first)) => {
+                made[i] = Some(*first);
                 continue;
             }
-            Planned::New(pending) => pending,
+            Some(Planned::New(pending)) => pending,
+            None => continue,
         };
         let date = inputs[i].date;
         check_accounts(
@@ -166,11 +193,10 @@ async fn write(txn: &DatabaseTransaction, inputs: &[NewEntry], actor: &Actor) ->
         if pending.post {
             to_post.push((fiscal_year(date, start_month), i));
         }
-        made.push(Some(inserted));
+        made[i] = Some(inserted);
     }
-    // Counters in fiscal-year order (see the module's doc); stable, so input order
-    // within a year.
-    to_post.sort_by_key(|(year, _)| *year);
+    // Counters in fiscal-year order (see the module's doc); input order within a year.
+    to_post.sort_unstable();
     for (_, i) in to_post {
         if let Some(draft) = made[i].take() {
             let posted = post_audited_in(txn, draft, actor)

@@ -107,6 +107,9 @@ pub async fn post(
         return Ok(first);
     }
     let txn = db.begin().await?;
+    // The company row before the entry, as `setOpeningBalances` takes them (posting
+    // takes it anyway): one order, no deadlock.
+    company_for_posting(&txn).await?;
     let current = lock_entry(&txn, id).await?;
     if current.status != EntryStatus::Draft {
         // A concurrent request with this key may have posted it while this one waited
@@ -247,6 +250,8 @@ pub async fn reverse(
         return Ok(first);
     }
     let txn = db.begin().await?;
+    // The company row before the entry (as in `post`).
+    company_for_posting(&txn).await?;
     let original = lock_entry(&txn, id).await?;
     if closes_a_year(&txn, &original).await? {
         return Err(Error::conflict(

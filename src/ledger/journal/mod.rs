@@ -23,7 +23,6 @@ pub mod queries;
 mod rows;
 mod validation;
 
-#[allow(unused_imports)] // used by the CSV import of entries, which lands next
 pub(crate) use batch::create_many_in;
 pub use batch::{create_many, MAX_BATCH_ENTRIES, MAX_BATCH_LINES};
 pub use commands::{create, delete_draft, post, reverse, update_draft};

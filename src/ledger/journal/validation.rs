@@ -107,6 +107,17 @@ pub(super) async fn check_accounts(
     path: &str,
     archived: Archived,
 ) -> Result<()> {
+    let fields: Vec<String> = (0..lines.len()).map(|i| format!("{path}.{i}.accountId")).collect();
+    check_accounts_named(db, lines, &fields, archived).await
+}
+
+/// [`check_accounts`] with each line's field for errors given (`fields[i]` names `lines[i]`).
+pub(super) async fn check_accounts_named(
+    db: &impl ConnectionTrait,
+    lines: &[Line],
+    fields: &[String],
+    archived: Archived,
+) -> Result<()> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.account_id).collect();
     let found: HashMap<Uuid, account::Model> = account::Entity::find()
         .filter(account::Column::Id.is_in(ids.clone()))
@@ -117,8 +128,7 @@ pub(super) async fn check_accounts(
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
-    for (i, id) in ids.iter().enumerate() {
-        let field = format!("{path}.{i}.accountId");
+    for (id, field) in ids.iter().zip(fields) {
         match found.get(id) {
             None => return Err(Error::bad_input(field, "no such account")),
             Some(a) if !a.is_postable => {
