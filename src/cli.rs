@@ -409,6 +409,7 @@ async fn tenant_command(action: TenantCommand) -> anyhow::Result<()> {
                 post,
                 dry_run: !commit,
                 idempotency_key,
+                time_limit: None,
             };
             import_file(&services, &parse_slug(&slug)?, what, &file, options).await?;
         }

@@ -139,6 +139,9 @@ pub struct ApiLimits {
     /// may hold `IMPORT_MAX_BYTES` in memory); beyond it, and beyond one per tenant,
     /// 429 `RATE_LIMITED`.
     pub import_max_concurrent: usize,
+    /// `IMPORT_TIME_LIMIT_MS`: longest an uploaded entries import runs before it stops
+    /// writing (504 `TIMEOUT`, nothing written).
+    pub import_time_limit: Duration,
 }
 
 impl Default for ApiLimits {
@@ -163,6 +166,7 @@ impl Default for ApiLimits {
             import_max_bytes: 50 * 1024 * 1024,
             import_read_timeout: Duration::from_secs(120),
             import_max_concurrent: 2,
+            import_time_limit: Duration::from_secs(600),
         }
     }
 }
@@ -204,6 +208,9 @@ impl ApiLimits {
                 .map(Duration::from_millis)
                 .unwrap_or(d.import_read_timeout),
             import_max_concurrent: parse_var("IMPORT_MAX_CONCURRENT")?.unwrap_or(d.import_max_concurrent),
+            import_time_limit: parse_var("IMPORT_TIME_LIMIT_MS")?
+                .map(Duration::from_millis)
+                .unwrap_or(d.import_time_limit),
         })
     }
 }

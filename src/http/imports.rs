@@ -8,7 +8,9 @@
 //! 413 beyond it, refused from `Content-Length` before a byte is read), must arrive
 //! within `IMPORT_READ_TIMEOUT_MS`, and is read only once the token passed and an
 //! import place is free: `IMPORT_MAX_CONCURRENT` per instance and one per tenant, so
-//! many tenants sending 50 MB at once hold at most that many bodies in memory.
+//! many tenants sending 50 MB at once hold at most that many bodies in memory. An
+//! entries import stops writing past `IMPORT_TIME_LIMIT_MS` (`TIMEOUT`, nothing written),
+//! so neither a place nor a tenant's fiscal-year counters are held longer.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -112,6 +114,7 @@ async fn run(state: &AppState, tenant: &AuthorisedTenant, request: Request, kind
                 post: params.post,
                 dry_run: params.dry_run,
                 idempotency_key: params.idempotency_key,
+                time_limit: Some(state.limits.import_time_limit),
             };
             import::entries::import(&lease.conn, csv, options, &tenant.actor).await
         }

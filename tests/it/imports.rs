@@ -325,7 +325,11 @@ async fn a_20_mb_entries_file_imports_through_the_upload_route() {
 
 #[tokio::test]
 async fn uploads_past_their_limit_are_refused_and_other_routes_keep_theirs() {
-    let app = TestApp::spawn_with(|c| c.api.import_max_bytes = 4096).await;
+    let app = TestApp::spawn_with(|c| {
+        c.api.import_max_bytes = 4096;
+        c.api.import_time_limit = std::time::Duration::from_millis(1);
+    })
+    .await;
     let tenant = app.create_tenant("imp-limit", "PT Batas").await;
     let file = generated_entries(20, 200);
     assert!(file.len() > 4096);
@@ -351,6 +355,23 @@ async fn uploads_past_their_limit_are_refused_and_other_routes_keep_theirs() {
         (StatusCode::OK, json!(2)),
         "{body}"
     );
+    // Writing stops past IMPORT_TIME_LIMIT_MS (here 1 ms, gone before the first batch):
+    // TIMEOUT, and nothing is written.
+    let (status, body) = upload(
+        &app,
+        &tenant.slug,
+        &tenant.token,
+        "entries",
+        "dryRun=false",
+        generated_entries(2, 10),
+    )
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::GATEWAY_TIMEOUT, "TIMEOUT"),
+        "{body}"
+    );
+    assert_eq!(entry_count(&app, &tenant).await, 0);
     // An unknown URL parameter is a coded error, not ignored.
     let (status, body) = upload(&app, &tenant.slug, &tenant.token, "entries", "dryrun=false", vec![]).await;
     assert_eq!(

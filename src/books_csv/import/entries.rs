@@ -514,6 +514,9 @@ pub struct EntryImport {
     /// Considered when writing (not in a dry run): the same file with the same key
     /// imports once; another file (or `post`) with it is `CONFLICT`.
     pub idempotency_key: Option<String>,
+    /// Longest the import may run before it stops writing (checked between batches;
+    /// `TIMEOUT`, nothing written). `None`: no limit (the CLI, run by an operator).
+    pub time_limit: Option<std::time::Duration>,
 }
 
 /// Entries handed to the ledger at once, inside the import's one transaction (the
@@ -521,13 +524,16 @@ pub struct EntryImport {
 const ENTRIES_PER_BATCH: usize = 500;
 
 /// Checks an entries file and, with `dry_run` false and no error, creates (and with
-/// `post`, posts) its entries in one transaction.
+/// `post`, posts) its entries in one transaction. Past `options.time_limit` it stops
+/// and writes nothing (`TIMEOUT`): a posting import holds its fiscal years' counters,
+/// and an upload an import place, until it ends.
 pub async fn import(
     db: &DatabaseConnection,
     csv: impl AsRef<[u8]> + Send + Sync + 'static,
     options: EntryImport,
     actor: &Actor,
 ) -> Result<ImportResult> {
+    let started = std::time::Instant::now();
     let field = "idempotencyKey";
     let key = options.idempotency_key.as_deref().filter(|_| !options.dry_run);
     if let Some(key) = options.idempotency_key.as_deref() {
@@ -589,7 +595,8 @@ pub async fn import(
             });
         }
     }
-    if let Some(refused) = write(&txn, &parsed, &books, post, actor).await? {
+    let deadline = options.time_limit.map(|limit| (started + limit, limit));
+    if let Some(refused) = write(&txn, &parsed, &books, post, deadline, actor).await? {
         result.entries_created = 0;
         result.errors = vec![refused];
         return Ok(result);
@@ -634,6 +641,7 @@ async fn write(
     parsed: &Parsed,
     books: &Books,
     post: bool,
+    deadline: Option<(std::time::Instant, std::time::Duration)>,
     actor: &Actor,
 ) -> Result<Option<ImportError>> {
     let ids: Vec<Uuid> = books.chart.iter().map(|a| a.id).collect();
@@ -643,6 +651,12 @@ async fn write(
         order.sort_by_key(|e| journal::fiscal_year(e.date.unwrap_or_default(), start_month));
     }
     for batch in order.chunks(ENTRIES_PER_BATCH) {
+        // Between batches, so the transaction is always dropped (rolled back) cleanly.
+        if let Some((deadline, limit)) = deadline {
+            if std::time::Instant::now() > deadline {
+                return Err(Error::Timeout(limit.as_millis()));
+            }
+        }
         let inputs: Vec<journal::NewEntry> = batch
             .iter()
             .map(|entry| new_entry(entry, &parsed.lines, &ids, post))

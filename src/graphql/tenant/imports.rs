@@ -107,6 +107,8 @@ impl ImportsMutation {
             post: post.unwrap_or(false),
             dry_run: dry_run.unwrap_or(true),
             idempotency_key,
+            // Bounded by the body limit (about 10,000 lines in 1 MB).
+            time_limit: None,
         };
         let result = service::entries::import(&db.conn, csv, options, actor(ctx)?).await?;
         Ok(ImportResult(result))
