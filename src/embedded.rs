@@ -368,6 +368,7 @@ async fn seed_demo_books(
             lines,
             post: true,
             idempotency_key: None,
+            source_number: None,
         };
         create(&db, entry, &crate::ledger::actor::Actor::system()).await?;
     }

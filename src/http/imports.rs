@@ -69,8 +69,16 @@ async fn serve(State(state): State<AppState>, received: Received, request: Reque
         }
         Ok(tenant) => {
             let request = Request::from_parts(parts, body);
-            let outcome = run(&state, &tenant, request, kind).await;
-            (Some(tenant.tenant.slug.clone()), outcome)
+            let slug = tenant.tenant.slug.clone();
+            // In a task of its own: an import whose client leaves still ends (commits or
+            // rolls back) and holds its places (the tenant's, the instance's) until then,
+            // so a client cannot start import after import by hanging up.
+            let task_state = state.clone();
+            let task = tokio::spawn(async move { run(&task_state, &tenant, request, kind).await });
+            let outcome = task
+                .await
+                .unwrap_or_else(|e| Err(Error::Internal(anyhow::anyhow!("an import task stopped: {e}"))));
+            (Some(slug), outcome)
         }
     };
     let result = match &outcome {
@@ -104,6 +112,11 @@ async fn run(state: &AppState, tenant: &AuthorisedTenant, request: Request, kind
             "the URL parameters are not dryRun, post and idempotencyKey: {e}"
         ))
     })?;
+    if matches!(kind, Kind::Accounts) && (params.post || params.idempotency_key.is_some()) {
+        return Err(Error::bad_request(
+            "a chart import takes only dryRun (post and idempotencyKey are for entries)",
+        ));
+    }
     let _place = state.imports.enter(tenant.tenant.id)?;
     let csv = read_body(state, request).await?;
     let lease = state.services.connections.get(&tenant.tenant).await?;

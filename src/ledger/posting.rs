@@ -11,6 +11,10 @@ use crate::ledger::money::{format_amount, parse_amount};
 /// Most lines one entry may have.
 pub const MAX_LINES: usize = 5000;
 
+/// Longest memo of a line, in characters: a note, not a document (every read of the
+/// entry carries it).
+pub const MAX_MEMO_CHARS: usize = 10_000;
+
 /// A line as the client sent it. It names its account by `account_id` or by
 /// `account_code`; the journal commands turn a code into an id
 /// (`journal::validation::resolve_account_codes`) before the line is checked here.
@@ -127,6 +131,12 @@ pub(crate) fn check_line(line: &RawLine, at: &str) -> Result<Line> {
         .as_ref()
         .map(|m| m.trim().to_owned())
         .filter(|m| !m.is_empty());
+    if memo.as_ref().is_some_and(|m| m.chars().count() > MAX_MEMO_CHARS) {
+        return Err(Error::bad_input(
+            field("memo"),
+            format!("a memo has at most {MAX_MEMO_CHARS} characters"),
+        ));
+    }
     Ok(Line {
         account_id,
         debit,

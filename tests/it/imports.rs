@@ -163,7 +163,7 @@ async fn entries_dry_run_lists_every_error_then_the_corrected_file_imports_once(
     let body = gql(
         &app,
         &tenant,
-        "{ journalEntries(first: 10) { nodes { status description reference totalDebit lines { memo } } } }",
+        "{ journalEntries(first: 10) { nodes { status description reference sourceNumber totalDebit lines { memo } } } }",
         json!({}),
     )
     .await;
@@ -179,6 +179,7 @@ async fn entries_dry_run_lists_every_error_then_the_corrected_file_imports_once(
     let cash_sale = find("Penjualan; tunai");
     assert_eq!(cash_sale["totalDebit"], "1500000.00");
     assert_eq!(cash_sale["reference"], "INV-1");
+    assert_eq!(cash_sale["sourceNumber"], "S-1", "the entry value is kept");
     assert_eq!(cash_sale["lines"][0]["memo"], "kas\r\nmasuk");
     find("=Setoran");
     let body = gql(&app, &tenant, "{ trialBalance { totalDebit totalCredit } }", json!({})).await;
@@ -397,6 +398,14 @@ async fn uploads_past_their_limit_are_refused_and_other_routes_keep_theirs() {
     assert_eq!(
         (status, body["entriesCreated"].clone()),
         (StatusCode::OK, json!(3000)),
+        "{body}"
+    );
+    // A chart takes no post or key: a client that thinks its retries are keyed is told.
+    let chart = b"code,name,type\n9-1,Kas lain,ASSET\n".to_vec();
+    let (status, body) = upload(&app, &tenant.slug, &tenant.token, "accounts", "idempotencyKey=k", chart).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
         "{body}"
     );
 }

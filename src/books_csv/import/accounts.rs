@@ -22,6 +22,11 @@ use crate::ledger::actor::Actor;
 /// (and audited) on its own, so a file of a million would hold a transaction for long.
 pub const MAX_ACCOUNT_ROWS: u32 = 10_000;
 
+/// Deepest an imported account may sit (1 = no parent). The database's loop check and
+/// the statements' role lookup walk up an account's ancestors: a file of one 10,000-deep
+/// chain would make every insert and every statement walk thousands.
+pub const MAX_DEPTH: usize = 12;
+
 const COLUMNS: Columns = Columns {
     known: &ACCOUNT_COLUMNS,
     required: &["code", "name", "type"],
@@ -302,8 +307,38 @@ fn check_against(parsed: &mut ParsedAccounts, chart: &[account::Model]) -> Vec<(
         .filter(|&i| !matches!(parents[i], Some(Parent::Row(_))))
         .collect();
     let mut placed = vec![false; parsed.rows.len()];
+    let mut depth = vec![0usize; parsed.rows.len()];
+    let chart_parents: HashMap<Uuid, Option<Uuid>> = chart.iter().map(|a| (a.id, a.parent_id)).collect();
+    let chart_depth = |mut id: Uuid| {
+        let mut depth = 1;
+        while let Some(Some(parent)) = chart_parents.get(&id) {
+            depth += 1;
+            id = *parent;
+            if depth > MAX_DEPTH {
+                break;
+            }
+        }
+        depth
+    };
     while let Some(index) = queue.pop_front() {
         placed[index] = true;
+        depth[index] = 1 + match parents[index] {
+            Some(Parent::Row(at)) => depth[at],
+            Some(Parent::Chart(id)) => chart_depth(id),
+            None => 0,
+        };
+        if depth[index] > MAX_DEPTH {
+            let row = &parsed.rows[index];
+            errors.push(ImportError::cell(
+                row.row,
+                "parent_code",
+                code::PARENT_MISFIT,
+                format!(
+                    "an account sits at most {MAX_DEPTH} levels deep; this one would be {}",
+                    depth[index]
+                ),
+            ));
+        }
         order.push((index, parents[index]));
         queue.extend(children[index].iter().copied());
     }

@@ -82,6 +82,8 @@ struct Line {
 #[derive(Debug)]
 struct Entry {
     row: u32,
+    /// The `entry` value, kept as the entry's `sourceNumber`.
+    key: Box<str>,
     date: Option<NaiveDate>,
     description: Option<Box<str>>,
     reference: Option<Box<str>>,
@@ -264,6 +266,7 @@ impl Pass<'_> {
         let first_line = self.parsed.lines.len();
         self.parsed.entries.push(Entry {
             row: number,
+            key: row.cell(ENTRY).trim().into(),
             date,
             description,
             reference,
@@ -387,6 +390,18 @@ impl Pass<'_> {
                 format!("the entry of row {first} has more than {MAX_LINES} lines"),
             );
         }
+        let memo = text(row.cell(MEMO));
+        if memo.is_some_and(|m| m.chars().count() > crate::ledger::posting::MAX_MEMO_CHARS) {
+            self.error(
+                number,
+                MEMO,
+                code::BAD_VALUE,
+                format!(
+                    "a memo has at most {} characters",
+                    crate::ledger::posting::MAX_MEMO_CHARS
+                ),
+            );
+        }
         // With an error nothing will be written: only the checks go on.
         if let (Some(account), Some(debit), Some(credit), true) =
             (account, debit, credit, self.parsed.errors.is_empty())
@@ -396,7 +411,7 @@ impl Pass<'_> {
                 account,
                 debit,
                 credit,
-                memo: text(row.cell(MEMO)).map(Into::into),
+                memo: memo.map(Into::into),
             });
         }
     }
@@ -686,6 +701,7 @@ fn new_entry(entry: &Entry, lines: &[Line], ids: &[Uuid], post: bool) -> journal
             .collect(),
         post,
         idempotency_key: None,
+        source_number: Some(entry.key.to_string()),
     }
 }
 

@@ -87,6 +87,7 @@ impl ImportsMutation {
         // An explicit null is the default too: only `false` writes.
         let dry_run = dry_run.unwrap_or(true);
         let result = service::accounts::import(&db.conn, csv, dry_run, actor(ctx)?).await?;
+        db.cache.invalidate();
         Ok(ImportResult(result))
     }
 
@@ -111,6 +112,7 @@ impl ImportsMutation {
             time_limit: None,
         };
         let result = service::entries::import(&db.conn, csv, options, actor(ctx)?).await?;
+        db.cache.invalidate();
         Ok(ImportResult(result))
     }
 }

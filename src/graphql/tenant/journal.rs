@@ -210,6 +210,7 @@ fn new_entry(input: CreateJournalEntryInput) -> NewEntry {
         lines: raw_lines(input.lines),
         post: input.post.unwrap_or(false),
         idempotency_key: input.idempotency_key,
+        source_number: None,
     }
 }
 

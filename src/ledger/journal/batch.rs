@@ -166,6 +166,7 @@ async fn write(txn: &DatabaseTransaction, inputs: &[NewEntry], actor: &Actor) ->
             reversal_of: None,
             kind: EntryKind::Regular,
             idempotency: pending.idempotency,
+            source_number: inputs[i].source_number.clone(),
         };
         let inserted = match insert_draft(txn, draft, actor).await {
             Ok(row) => row,

@@ -54,6 +54,7 @@ pub async fn create(db: &DatabaseConnection, new: NewEntry, actor: &Actor) -> Re
         reversal_of: None,
         kind: EntryKind::Regular,
         idempotency: new.idempotency_key.clone().map(|key| (key, hash.clone())),
+        source_number: new.source_number.clone(),
     };
     let inserted = match insert_draft(&txn, draft, actor).await {
         Ok(row) => row,
@@ -359,6 +360,7 @@ pub(crate) async fn reverse_in(
         reversal_of: Some(id),
         kind: EntryKind::Reversal,
         idempotency: None,
+        source_number: None,
     };
     let mirror = insert_draft(txn, draft, actor).await?;
     insert_lines(txn, mirror.id, &swapped).await?;
@@ -388,6 +390,7 @@ pub(crate) async fn post_made_in(
         reversal_of: None,
         kind,
         idempotency: None,
+        source_number: None,
     };
     let inserted = insert_draft(txn, draft, actor).await?;
     insert_lines(txn, inserted.id, lines).await?;

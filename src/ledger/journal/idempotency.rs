@@ -226,6 +226,7 @@ mod tests {
             lines: vec![line(amount, "0"), line("0", amount)],
             post: true,
             idempotency_key: Some("req-42".into()),
+            source_number: None,
         }
     }
 

@@ -17,6 +17,9 @@ pub struct NewEntry {
     /// Post at once rather than leave a draft.
     pub post: bool,
     pub idempotency_key: Option<String>,
+    /// The entry's number in the books it came from (an import's `entry` value), kept as
+    /// `sourceNumber`; 1 to 100 characters.
+    pub source_number: Option<String>,
 }
 
 /// Changes to a draft; `None` / `Keep` leaves a field alone, `lines` replace all lines.

@@ -25,6 +25,8 @@ pub(super) struct NewDraft {
     pub kind: EntryKind,
     /// The idempotency key and the hash of the request that used it.
     pub idempotency: Option<(String, String)>,
+    /// Its number in the books it was imported from.
+    pub source_number: Option<String>,
 }
 
 /// Inserts a draft entry made by `actor`: no number, no posting time. The raw database
@@ -56,7 +58,7 @@ pub(super) async fn insert_draft(
         created_by_name: Set(Some(actor.name.clone())),
         posted_by_token_id: Set(None),
         posted_by_name: Set(None),
-        source_number: Set(None),
+        source_number: Set(draft.source_number),
     }
     .insert(db)
     .await
