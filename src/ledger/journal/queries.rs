@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::cursor::EntryCursor;
@@ -76,7 +76,9 @@ pub struct EntryFilter {
 }
 
 impl EntryFilter {
-    fn condition(&self) -> Condition {
+    /// The filter as a condition on `journal_entry` (columns qualified where another
+    /// table could share their name).
+    pub(crate) fn condition(&self) -> Condition {
         let mut condition = Condition::all();
         if let Some(status) = self.status {
             condition = condition.add(entry::Column::Status.eq(status));
@@ -123,4 +125,110 @@ pub async fn list(
     let after = after.map(EntryCursor::parse).transpose()?.map(|cursor| cursor.after());
     let order = [entry::Column::Date, entry::Column::CreatedAt, entry::Column::Id];
     paging::fetch::<entry::Entity>(db, filter.condition(), &order, after, first, total).await
+}
+
+/// A line in journal order: the entry's date, creation time and id, then the line's number.
+/// Unique, and the order of [`list`] with each entry's lines in line order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalLinePosition {
+    pub date: NaiveDate,
+    pub created_at: DateTime<FixedOffset>,
+    pub entry_id: Uuid,
+    pub line_no: i32,
+}
+
+/// One line of the journal with its entry.
+#[derive(Debug, Clone)]
+pub struct JournalLineRow {
+    pub entry: entry::Model,
+    pub line: line::Model,
+}
+
+impl JournalLineRow {
+    pub fn position(&self) -> JournalLinePosition {
+        JournalLinePosition {
+            date: self.entry.date,
+            created_at: self.entry.created_at,
+            entry_id: self.entry.id,
+            line_no: self.line.line_no,
+        }
+    }
+}
+
+/// Which entries' lines [`lines_in_journal_order`] reads: those of `filter`; with
+/// `booked_only`, only entries that count in the balances (posted, reversed or not).
+#[derive(Debug, Clone, Default)]
+pub struct JournalLines {
+    pub filter: EntryFilter,
+    pub booked_only: bool,
+}
+
+/// At most `limit` lines of the matching entries after `after`, in journal order (the
+/// order of [`list`], lines by number within an entry): one statement, walking the
+/// entries' date index, so a caller reads any number of lines in bounded chunks.
+pub async fn lines_in_journal_order(
+    db: &impl ConnectionTrait,
+    which: &JournalLines,
+    after: Option<JournalLinePosition>,
+    limit: u64,
+) -> Result<Vec<JournalLineRow>> {
+    use sea_orm::sea_query::{Alias, PostgresQueryBuilder};
+    use sea_orm::{DbBackend, FromQueryResult, IdenStatic, Statement};
+    let mut condition = which.filter.condition();
+    if which.booked_only {
+        condition = condition.add(entry::Column::Status.ne(EntryStatus::Draft));
+    }
+    if let Some(p) = after {
+        condition = condition.add(
+            Expr::tuple([
+                Expr::col((entry::Entity, entry::Column::Date)),
+                Expr::col((entry::Entity, entry::Column::CreatedAt)),
+                Expr::col((entry::Entity, entry::Column::Id)),
+                Expr::col((line::Entity, line::Column::LineNo)),
+            ])
+            .gt(Expr::tuple([
+                Expr::val(p.date),
+                Expr::val(p.created_at),
+                Expr::val(p.entry_id),
+                Expr::val(p.line_no),
+            ])),
+        );
+    }
+    let mut query = Query::select();
+    for column in entry::Column::iter() {
+        query.expr_as(
+            Expr::col((entry::Entity, column)),
+            Alias::new(format!("e_{}", column.as_str())),
+        );
+    }
+    for column in line::Column::iter() {
+        query.expr_as(
+            Expr::col((line::Entity, column)),
+            Alias::new(format!("l_{}", column.as_str())),
+        );
+    }
+    query
+        .from(line::Entity)
+        .inner_join(
+            entry::Entity,
+            Expr::col((entry::Entity, entry::Column::Id)).equals((line::Entity, line::Column::EntryId)),
+        )
+        .cond_where(condition)
+        .order_by((entry::Entity, entry::Column::Date), sea_orm::Order::Asc)
+        .order_by((entry::Entity, entry::Column::CreatedAt), sea_orm::Order::Asc)
+        .order_by((entry::Entity, entry::Column::Id), sea_orm::Order::Asc)
+        .order_by((line::Entity, line::Column::LineNo), sea_orm::Order::Asc)
+        .limit(limit);
+    let (sql, values) = query.build(PostgresQueryBuilder);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(JournalLineRow {
+                entry: entry::Model::from_query_result(row, "e_")?,
+                line: line::Model::from_query_result(row, "l_")?,
+            })
+        })
+        .collect()
 }
