@@ -70,6 +70,7 @@ impl Application {
             admin_schema,
             admin_token: config.admin_token.clone(),
             admission,
+            exports: crate::http::exports::Exports::new(&config.api.exports, &config.sealer),
         }));
         let listener = TcpListener::bind(config.bind_addr)
             .await

@@ -6,3 +6,9 @@
 
 /// The columns, cells and dialects shared by imports and exports.
 pub mod format;
+
+/// Reports as CSV files, read chunk by chunk from one snapshot.
+pub mod export;
+
+/// Signed, short-lived download links for exports (`createExportLink`).
+pub mod links;

@@ -6,6 +6,8 @@ mod admin;
 pub mod admission;
 mod auth;
 mod body;
+/// CSV exports of reports, streamed from one snapshot.
+pub mod exports;
 mod graphiql;
 mod health;
 /// Serving a router on a listener: header read and idle timeouts, graceful stop.
@@ -45,6 +47,8 @@ pub struct AppInner {
     pub admin_token: SecretString,
     /// Requests in flight per tenant, and the cap on them.
     pub admission: admission::Admission,
+    /// CSV exports: their places per tenant, the link signer, their limits.
+    pub exports: exports::Exports,
 }
 
 impl std::ops::Deref for AppState {
@@ -61,6 +65,7 @@ pub fn router(state: AppState, admin_elsewhere: bool) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/{tenant}/graphql", get(tenant::get).post(tenant::post))
+        .route("/{tenant}/exports/{file}", get(exports::get))
         .route("/assets/graphiql/{file}", get(graphiql::asset));
     let routes = if admin_elsewhere {
         // Explicitly: `/admin/graphql` would otherwise match `/{tenant}/graphql`.
