@@ -418,7 +418,7 @@ impl Export {
         Ok(match &request.args {
             Args::Accounts => export(
                 name(today.to_string()),
-                ACCOUNT_COLUMNS.iter().map(|c| plain(c)).collect(),
+                ACCOUNT_COLUMNS.iter().map(plain).collect(),
                 Source::Accounts {
                     codes: account_codes(db).await?,
                     after: None,
@@ -432,7 +432,7 @@ impl Export {
                 search,
             } => export(
                 name(range_name(*from, *to, today)),
-                ENTRY_COLUMNS.iter().map(|c| plain(c)).collect(),
+                ENTRY_COLUMNS.iter().map(plain).collect(),
                 Source::Journal {
                     codes: account_codes(db).await?,
                     which: JournalLines {
@@ -674,14 +674,14 @@ fn write_rows(out: Vec<u8>, delimiter: Delimiter, rows: &[Vec<Cell>]) -> Result<
         .terminator(csv::Terminator::CRLF)
         .from_writer(out);
     for row in rows {
+        for cell in row {
+            writer
+                .write_field(cell_text(cell, delimiter).as_bytes())
+                .map_err(|e| Error::Internal(e.into()))?;
+        }
+        // Ends the record.
         writer
-            .write_record(
-                row.iter()
-                    .map(|cell| cell_text(cell, delimiter))
-                    .collect::<Vec<_>>()
-                    .iter()
-                    .map(|c| c.as_bytes()),
-            )
+            .write_record(None::<&[u8]>)
             .map_err(|e| Error::Internal(e.into()))?;
     }
     writer.into_inner().map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))

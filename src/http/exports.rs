@@ -217,12 +217,18 @@ impl Producer {
             };
         };
         let result = match outcome {
-            Ok(()) => {
-                // Read only: the commit only ends the snapshot.
-                let _ = self.txn.commit().await;
-                self.finished.store(true, Ordering::Release);
-                "ok"
-            }
+            // Read only: the commit only ends the snapshot, but a connection that died
+            // under the last piece is a failed export all the same.
+            Ok(()) => match self.txn.commit().await {
+                Ok(()) => {
+                    self.finished.store(true, Ordering::Release);
+                    "ok"
+                }
+                Err(error) => {
+                    tracing::warn!(tenant.slug = %self.tenant, error = %error, "export stopped at its end");
+                    "TENANT_UNAVAILABLE"
+                }
+            },
             Err(reason) => {
                 if reason != "client_gone" {
                     tracing::info!(tenant.slug = %self.tenant, reason, "export cut short");

@@ -152,7 +152,7 @@ impl AuthorisedTenant {
         let tenant = state
             .services
             .directory
-            .tenant(&slug)
+            .tenant(slug)
             .await
             .map_err(anonymous)?
             .ok_or(Error::TenantNotFound)

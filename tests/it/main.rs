@@ -12,6 +12,7 @@ mod book_fixes;
 mod books;
 mod budgets;
 mod embedded;
+mod exports;
 mod fiscal_years;
 mod foundation;
 mod frontend;
