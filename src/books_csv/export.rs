@@ -615,16 +615,16 @@ impl Export {
                 *after = lines.last().map(|l| l.position());
                 let full = lines.len() as u64 == CHUNK_ROWS;
                 rows.extend(lines.into_iter().map(|l| {
-                    let entry = l.entry.number.clone().unwrap_or_else(|| l.entry.id.to_string());
+                    let entry = l.number.unwrap_or_else(|| l.entry_id.to_string());
                     vec![
                         text(entry),
-                        plain(l.entry.date),
-                        text(l.entry.description),
-                        optional(l.entry.reference.as_deref()),
-                        text(codes.get(&l.line.account_id).cloned().unwrap_or_default()),
-                        Cell::Amount(l.line.debit),
-                        Cell::Amount(l.line.credit),
-                        optional(l.line.memo.as_deref()),
+                        plain(l.date),
+                        text(l.description),
+                        optional(l.reference.as_deref()),
+                        text(codes.get(&l.account_id).cloned().unwrap_or_default()),
+                        Cell::Amount(l.debit),
+                        Cell::Amount(l.credit),
+                        optional(l.memo.as_deref()),
                     ]
                 }));
                 full

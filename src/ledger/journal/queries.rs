@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::cursor::EntryCursor;
@@ -137,20 +137,30 @@ pub struct JournalLinePosition {
     pub line_no: i32,
 }
 
-/// One line of the journal with its entry.
+/// One line of the journal with what an export shows of its entry.
 #[derive(Debug, Clone)]
 pub struct JournalLineRow {
-    pub entry: entry::Model,
-    pub line: line::Model,
+    pub entry_id: Uuid,
+    /// The entry's number (none for a draft).
+    pub number: Option<String>,
+    pub date: NaiveDate,
+    pub created_at: DateTime<FixedOffset>,
+    pub description: String,
+    pub reference: Option<String>,
+    pub line_no: i32,
+    pub account_id: Uuid,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub memo: Option<String>,
 }
 
 impl JournalLineRow {
     pub fn position(&self) -> JournalLinePosition {
         JournalLinePosition {
-            date: self.entry.date,
-            created_at: self.entry.created_at,
-            entry_id: self.entry.id,
-            line_no: self.line.line_no,
+            date: self.date,
+            created_at: self.created_at,
+            entry_id: self.entry_id,
+            line_no: self.line_no,
         }
     }
 }
@@ -173,39 +183,44 @@ pub async fn lines_in_journal_order(
     limit: u64,
 ) -> Result<Vec<JournalLineRow>> {
     use sea_orm::sea_query::{Alias, PostgresQueryBuilder};
-    use sea_orm::{DbBackend, FromQueryResult, IdenStatic, Statement};
+    use sea_orm::{DbBackend, Statement};
     let mut condition = which.filter.condition();
     if which.booked_only {
         condition = condition.add(entry::Column::Status.ne(EntryStatus::Draft));
     }
     if let Some(p) = after {
-        condition = condition.add(
+        // Written as "the entry at or after the position's" (an index condition on
+        // `journal_entry_date_idx`, so a chunk starts where the last ended instead of
+        // filtering every earlier line) and "not a line already read".
+        let entry_key = || {
             Expr::tuple([
                 Expr::col((entry::Entity, entry::Column::Date)),
                 Expr::col((entry::Entity, entry::Column::CreatedAt)),
                 Expr::col((entry::Entity, entry::Column::Id)),
-                Expr::col((line::Entity, line::Column::LineNo)),
             ])
-            .gt(Expr::tuple([
-                Expr::val(p.date),
-                Expr::val(p.created_at),
-                Expr::val(p.entry_id),
-                Expr::val(p.line_no),
-            ])),
+        };
+        let position = || Expr::tuple([Expr::val(p.date), Expr::val(p.created_at), Expr::val(p.entry_id)]);
+        condition = condition.add(entry_key().gte(position())).add(
+            Condition::any()
+                .add(entry_key().gt(position()))
+                .add(Expr::col((line::Entity, line::Column::LineNo)).gt(p.line_no)),
         );
     }
     let mut query = Query::select();
-    for column in entry::Column::iter() {
-        query.expr_as(
-            Expr::col((entry::Entity, column)),
-            Alias::new(format!("e_{}", column.as_str())),
-        );
-    }
-    for column in line::Column::iter() {
-        query.expr_as(
-            Expr::col((line::Entity, column)),
-            Alias::new(format!("l_{}", column.as_str())),
-        );
+    for (table, column) in [
+        (Alias::new("journal_entry"), "id"),
+        (Alias::new("journal_entry"), "number"),
+        (Alias::new("journal_entry"), "date"),
+        (Alias::new("journal_entry"), "created_at"),
+        (Alias::new("journal_entry"), "description"),
+        (Alias::new("journal_entry"), "reference"),
+        (Alias::new("journal_line"), "line_no"),
+        (Alias::new("journal_line"), "account_id"),
+        (Alias::new("journal_line"), "debit"),
+        (Alias::new("journal_line"), "credit"),
+        (Alias::new("journal_line"), "memo"),
+    ] {
+        query.column((table, Alias::new(column)));
     }
     query
         .from(line::Entity)
@@ -226,8 +241,17 @@ pub async fn lines_in_journal_order(
     rows.iter()
         .map(|row| {
             Ok(JournalLineRow {
-                entry: entry::Model::from_query_result(row, "e_")?,
-                line: line::Model::from_query_result(row, "l_")?,
+                entry_id: row.try_get("", "id")?,
+                number: row.try_get("", "number")?,
+                date: row.try_get("", "date")?,
+                created_at: row.try_get("", "created_at")?,
+                description: row.try_get("", "description")?,
+                reference: row.try_get("", "reference")?,
+                line_no: row.try_get("", "line_no")?,
+                account_id: row.try_get("", "account_id")?,
+                debit: row.try_get("", "debit")?,
+                credit: row.try_get("", "credit")?,
+                memo: row.try_get("", "memo")?,
             })
         })
         .collect()
