@@ -142,6 +142,33 @@ pub struct ApiLimits {
     /// `IMPORT_TIME_LIMIT_MS`: longest an uploaded entries import runs before it stops
     /// writing (504 `TIMEOUT`, nothing written).
     pub import_time_limit: Duration,
+    /// CSV exports (`/{tenant}/exports/...`), each of which holds one of its tenant's
+    /// connections while it streams.
+    pub exports: ExportLimits,
+}
+
+/// Bounds of CSV exports: an export holds a tenant connection (one snapshot) for as long
+/// as it streams, so a slow or stalled client must not hold it long, nor many at once.
+#[derive(Debug, Clone)]
+pub struct ExportLimits {
+    /// `EXPORT_MAX_PER_TENANT`: exports one tenant may run at once on this instance
+    /// (beyond it 429 `RATE_LIMITED`); keep it below `TENANT_POOL_MAX_CONNECTIONS`.
+    pub max_per_tenant: usize,
+    /// `EXPORT_TIMEOUT_MS`: longest an export may stream; past it the transfer is cut.
+    pub timeout: Duration,
+    /// `EXPORT_STALL_TIMEOUT_MS`: longest the client may take no data while the next
+    /// piece waits; past it the transfer is cut and the connection released.
+    pub stall_timeout: Duration,
+}
+
+impl Default for ExportLimits {
+    fn default() -> Self {
+        ExportLimits {
+            max_per_tenant: 2,
+            timeout: Duration::from_secs(15 * 60),
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for ApiLimits {
@@ -167,6 +194,7 @@ impl Default for ApiLimits {
             import_read_timeout: Duration::from_secs(120),
             import_max_concurrent: 2,
             import_time_limit: Duration::from_secs(600),
+            exports: ExportLimits::default(),
         }
     }
 }
@@ -211,6 +239,18 @@ impl ApiLimits {
             import_time_limit: parse_var("IMPORT_TIME_LIMIT_MS")?
                 .map(Duration::from_millis)
                 .unwrap_or(d.import_time_limit),
+            exports: ExportLimits {
+                max_per_tenant: match parse_var("EXPORT_MAX_PER_TENANT")? {
+                    Some(0) => return Err(anyhow!("EXPORT_MAX_PER_TENANT must be at least 1")),
+                    given => given.unwrap_or(d.exports.max_per_tenant),
+                },
+                timeout: parse_var("EXPORT_TIMEOUT_MS")?
+                    .map(Duration::from_millis)
+                    .unwrap_or(d.exports.timeout),
+                stall_timeout: parse_var("EXPORT_STALL_TIMEOUT_MS")?
+                    .map(Duration::from_millis)
+                    .unwrap_or(d.exports.stall_timeout),
+            },
         })
     }
 }

@@ -318,7 +318,11 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let body = graphql_error_body(&self.client_message(), self.code());
+        let mut body = graphql_error_body(&self.client_message(), self.code());
+        // A bad URL parameter (an export's) names itself, as `extensions.field` does in GraphQL.
+        if let Some(field) = self.field() {
+            body["errors"][0]["extensions"]["field"] = field.into();
+        }
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after() {
             response

@@ -71,6 +71,7 @@ impl Application {
             admin_token: config.admin_token.clone(),
             admission,
             imports: crate::http::imports::ImportGate::new(config.api.import_max_concurrent),
+            exports: crate::http::exports::Exports::new(&config.api.exports, &config.sealer),
         }));
         let listener = TcpListener::bind(config.bind_addr)
             .await

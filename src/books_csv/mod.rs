@@ -9,3 +9,8 @@ pub mod format;
 
 /// Importing a chart or entries from CSV, with every error by row and column.
 pub mod import;
+/// Reports as CSV files, read chunk by chunk from one snapshot.
+pub mod export;
+
+/// Signed, short-lived download links for exports (`createExportLink`).
+pub mod links;

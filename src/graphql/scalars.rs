@@ -30,7 +30,7 @@ impl ScalarType for Date {
 }
 
 /// `YYYY-MM-DD` exactly (chrono alone would take `2026-1-5`).
-fn strict_date(text: &str) -> Option<NaiveDate> {
+pub(crate) fn strict_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .filter(|_| text.len() == 10)

@@ -10,6 +10,7 @@ use crate::entities::registry::{api_tokens, tenants};
 use crate::error::{Error, Result};
 use crate::ledger::actor::Actor;
 use crate::tenancy::directory::TenantDirectory;
+use crate::tenancy::registry::Registry;
 use crate::tenancy::tokens::{looks_like_token, Scope};
 
 /// The token of `Authorization: Bearer <token>`.
@@ -48,6 +49,23 @@ pub async fn verify_tenant_token(
             Actor::token(row.id, &row.name),
         )),
         _ => Err(Error::Unauthenticated("invalid or revoked token")),
+    }
+}
+
+/// The token behind a signed export link (its signature already checked): it must still
+/// be the tenant's and not revoked, as a bearer token must. Read from the registry
+/// itself, not a cache, so a link stops working the moment its token is revoked.
+pub async fn verify_link_token(
+    registry: &Registry,
+    tenant: &tenants::Model,
+    token_id: uuid::Uuid,
+) -> Result<(Vec<Scope>, Actor)> {
+    match registry.token_by_id(token_id).await? {
+        Some(row) if row.tenant_id == tenant.id && row.revoked_at.is_none() => Ok((
+            row.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+            Actor::token(row.id, &row.name),
+        )),
+        _ => Err(Error::Unauthenticated("invalid export link")),
     }
 }
 

@@ -6,6 +6,8 @@ mod admin;
 pub mod admission;
 mod auth;
 mod body;
+/// CSV exports of reports, streamed from one snapshot.
+pub mod exports;
 mod graphiql;
 mod health;
 /// CSV uploads to import (their own body limit and places).
@@ -49,6 +51,8 @@ pub struct AppInner {
     pub admission: admission::Admission,
     /// Places for CSV uploads (`IMPORT_MAX_CONCURRENT`, one per tenant).
     pub imports: imports::ImportGate,
+    /// CSV exports: their places per tenant, the link signer, their limits.
+    pub exports: exports::Exports,
 }
 
 impl std::ops::Deref for AppState {
@@ -74,6 +78,7 @@ pub fn router(state: AppState, admin_elsewhere: bool) -> Router {
             "/{tenant}/imports/entries.csv",
             post(imports::entries).layer(DefaultBodyLimit::max(state.limits.import_max_bytes)),
         )
+        .route("/{tenant}/exports/{file}", get(exports::get))
         .route("/assets/graphiql/{file}", get(graphiql::asset));
     let routes = if admin_elsewhere {
         // Explicitly: `/admin/graphql` would otherwise match `/{tenant}/graphql`.

@@ -28,10 +28,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::auth::verify_tenant_token;
+use super::auth::{verify_link_token, verify_tenant_token};
 use super::body::{
     code_uncoded_errors, error_response, get_request, graphql_response, mutation_over_get, no_store, operation_name,
     parse_graphql_body, Transport,
@@ -112,8 +112,8 @@ pub struct AuthorisedTenant {
 /// Why step (a) refused a request; `tenant` is the slug once the token proved the caller
 /// belongs to it (a metrics label: anonymous callers must not create labels).
 pub struct Refused {
-    tenant: Option<String>,
-    error: Error,
+    pub tenant: Option<String>,
+    pub error: Error,
 }
 
 impl Refused {
@@ -138,10 +138,30 @@ impl FromRequestParts<AppState> for AuthorisedTenant {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> std::result::Result<Self, Refused> {
         let anonymous = |error| Refused { tenant: None, error };
         let slug = parse_slug(Path::<String>::from_request_parts(parts, state).await).map_err(anonymous)?;
+        AuthorisedTenant::authorise(state, &slug, Credential::Bearer(&parts.headers)).await
+    }
+}
+
+/// How a caller proves it acts for a tenant.
+pub enum Credential<'a> {
+    /// `Authorization: Bearer <token>`.
+    Bearer(&'a HeaderMap),
+    /// A signed export link whose signature was checked; the id of the token that made it.
+    Link(uuid::Uuid),
+}
+
+impl AuthorisedTenant {
+    /// Step (a) for the tenant `slug`: its row, its status, the credential, its schema.
+    pub async fn authorise(
+        state: &AppState,
+        slug: &TenantSlug,
+        credential: Credential<'_>,
+    ) -> std::result::Result<Self, Refused> {
+        let anonymous = |error| Refused { tenant: None, error };
         let tenant = state
             .services
             .directory
-            .tenant(&slug)
+            .tenant(slug)
             .await
             .map_err(anonymous)?
             .ok_or(Error::TenantNotFound)
@@ -156,9 +176,11 @@ impl FromRequestParts<AppState> for AuthorisedTenant {
             }
             TenantStatus::Active | TenantStatus::Suspended => {}
         }
-        let (scopes, actor) = verify_tenant_token(&state.services.directory, &tenant, &parts.headers)
-            .await
-            .map_err(anonymous)?;
+        let verified = match credential {
+            Credential::Bearer(headers) => verify_tenant_token(&state.services.directory, &tenant, headers).await,
+            Credential::Link(token_id) => verify_link_token(&state.services.registry, &tenant, token_id).await,
+        };
+        let (scopes, actor) = verified.map_err(anonymous)?;
         let known = |error| Refused {
             tenant: Some(tenant.slug.clone()),
             error,
@@ -174,6 +196,13 @@ impl FromRequestParts<AppState> for AuthorisedTenant {
 fn parse_slug(path: std::result::Result<Path<String>, PathRejection>) -> Result<TenantSlug> {
     let Path(raw) = path.map_err(|_| Error::InvalidTenantSlug("the path segment is not valid UTF-8".into()))?;
     TenantSlug::parse(&raw).map_err(Error::InvalidTenantSlug)
+}
+
+/// When the request arrived (see [`Received`]).
+impl Received {
+    pub fn at(&self) -> Instant {
+        self.0
+    }
 }
 
 /// A tenant whose schema is behind this binary is refused rather than migrated on the
@@ -217,7 +246,7 @@ fn prepare(state: &AppState, mut request: BatchRequest, scopes: &[Scope]) -> Pre
         .iter_mut()
         .zip(&operations)
         .map(|(one, operation)| {
-            check_scope(*operation, scopes)
+            check_scope(one, *operation, scopes)
                 .err()
                 .or_else(|| check_answer_shape(one, *operation))
                 .or_else(|| variable_uses_refusal(one, state.limits.max_body_bytes * 2))
@@ -321,7 +350,8 @@ async fn execute(state: &AppState, tenant: &AuthorisedTenant, prepared: Prepared
             scopes: tenant.scopes.clone(),
             cache: Default::default(),
         })
-        .data(tenant.actor.clone());
+        .data(tenant.actor.clone())
+        .data(state.exports.links.clone());
     let running = run(&state.tenant_schema, request, &operations, refusals, &budget);
     let executed = if writes {
         Ok(running.await)

@@ -59,22 +59,39 @@ pub async fn trial_balance(
     as_of: NaiveDate,
     from: Option<NaiveDate>,
 ) -> Result<Vec<TrialBalanceRow>> {
+    check_trial_balance_range(as_of, from)?;
+    let txn = snapshot(db).await?;
+    let rows = trial_balance_in(&txn, as_of, from).await?;
+    txn.commit().await?;
+    Ok(rows)
+}
+
+/// `from` must not be after `as_of` (`BAD_USER_INPUT` on `from`).
+pub fn check_trial_balance_range(as_of: NaiveDate, from: Option<NaiveDate>) -> Result<()> {
     if from.is_some_and(|from| from > as_of) {
         return Err(Error::bad_input("from", "from must not be after asOf"));
     }
-    let txn = snapshot(db).await?;
+    Ok(())
+}
+
+/// [`trial_balance`] inside a snapshot the caller holds (an export reads everything in one).
+pub async fn trial_balance_in(
+    txn: &impl ConnectionTrait,
+    as_of: NaiveDate,
+    from: Option<NaiveDate>,
+) -> Result<Vec<TrialBalanceRow>> {
+    check_trial_balance_range(as_of, from)?;
     let (opening, moved) = match from {
         Some(from) => {
             let opening = match from.pred_opt() {
-                Some(day_before) => balances::between(&txn, None, day_before).await?,
+                Some(day_before) => balances::between(txn, None, day_before).await?,
                 None => AccountTotals::new(),
             };
-            (opening, Some(balances::between(&txn, Some(from), as_of).await?))
+            (opening, Some(balances::between(txn, Some(from), as_of).await?))
         }
-        None => (balances::between(&txn, None, as_of).await?, None),
+        None => (balances::between(txn, None, as_of).await?, None),
     };
-    let chart = all(&txn).await?;
-    txn.commit().await?;
+    let chart = all(txn).await?;
     let mut rows = Vec::new();
     for account in chart {
         let opening_net = opening.get(&account.id).map(Totals::net_debit).unwrap_or_default();
@@ -116,28 +133,40 @@ pub async fn balance_sheet(
     compare_to: &[NaiveDate],
 ) -> Result<FinancialStatement> {
     let txn = snapshot(db).await?;
-    let company = crate::ledger::company::company(&txn).await?;
+    let statement = balance_sheet_in(&txn, as_of, compare_to, None).await?;
+    txn.commit().await?;
+    Ok(statement)
+}
+
+/// [`balance_sheet`] inside a snapshot the caller holds, in `language` (default: the
+/// company's).
+pub async fn balance_sheet_in(
+    txn: &impl ConnectionTrait,
+    as_of: Option<NaiveDate>,
+    compare_to: &[NaiveDate],
+    language: Option<Language>,
+) -> Result<FinancialStatement> {
+    let company = crate::ledger::company::company(txn).await?;
     let as_of = as_of.unwrap_or_else(|| crate::ledger::company::today_in(&company.timezone));
     let start_month = u32::try_from(company.fiscal_year_start_month).unwrap_or(1);
     let mut columns = Vec::new();
     for date in statements::balance_sheet_dates(as_of, compare_to)? {
         let year_start = statements::fiscal_year_start(date, start_month);
         let before_year = match year_start.pred_opt() {
-            Some(day_before) => balances::between(&txn, None, day_before).await?,
+            Some(day_before) => balances::between(txn, None, day_before).await?,
             None => AccountTotals::new(),
         };
-        let in_year = balances::between(&txn, Some(year_start), date).await?;
+        let in_year = balances::between(txn, Some(year_start), date).await?;
         columns.push(BalanceSheetColumn {
             as_of: date,
             before_year,
             in_year,
         });
     }
-    let chart = all(&txn).await?;
-    txn.commit().await?;
+    let chart = all(txn).await?;
     Ok(statements::balance_sheet(
         &chart,
-        Language::from_code(&company.language),
+        language.unwrap_or_else(|| Language::from_code(&company.language)),
         &columns,
     ))
 }
@@ -152,22 +181,38 @@ pub async fn income_statement(
     compare_to: &[(NaiveDate, NaiveDate)],
     periodicity: Option<Periodicity>,
 ) -> Result<FinancialStatement> {
-    let periods = statements::income_statement_periods(from, to, compare_to, periodicity)?;
+    // The columns are checked before a connection is taken.
+    statements::income_statement_periods(from, to, compare_to, periodicity)?;
     let txn = snapshot(db).await?;
-    let company = crate::ledger::company::company(&txn).await?;
+    let statement = income_statement_in(&txn, from, to, compare_to, periodicity, None).await?;
+    txn.commit().await?;
+    Ok(statement)
+}
+
+/// [`income_statement`] inside a snapshot the caller holds, in `language` (default: the
+/// company's).
+pub async fn income_statement_in(
+    txn: &impl ConnectionTrait,
+    from: NaiveDate,
+    to: NaiveDate,
+    compare_to: &[(NaiveDate, NaiveDate)],
+    periodicity: Option<Periodicity>,
+    language: Option<Language>,
+) -> Result<FinancialStatement> {
+    let periods = statements::income_statement_periods(from, to, compare_to, periodicity)?;
+    let company = crate::ledger::company::company(txn).await?;
     let mut columns = Vec::with_capacity(periods.len());
     for (from, to) in periods {
         columns.push(PeriodColumn {
             from,
             to,
-            totals: balances::between(&txn, Some(from), to).await?,
+            totals: balances::between(txn, Some(from), to).await?,
         });
     }
-    let chart = all(&txn).await?;
-    txn.commit().await?;
+    let chart = all(txn).await?;
     Ok(statements::income_statement(
         &chart,
-        Language::from_code(&company.language),
+        language.unwrap_or_else(|| Language::from_code(&company.language)),
         &columns,
     ))
 }
@@ -183,6 +228,10 @@ const EARLIEST: NaiveDate = match NaiveDate::from_ymd_opt(1, 1, 1) {
 #[derive(Debug, Clone)]
 pub struct LedgerRow {
     pub entry_id: Uuid,
+    /// The entry's number, description and reference (an export shows them beside the line).
+    pub entry_number: Option<String>,
+    pub description: String,
+    pub reference: Option<String>,
     pub date: NaiveDate,
     pub debit: Decimal,
     pub credit: Decimal,
@@ -266,82 +315,22 @@ pub async fn general_ledger(
     limit: u64,
     total: Total,
 ) -> Result<LedgerPage> {
-    let net_before = |day: NaiveDate| async move {
-        // Every posted line dated before `day`, from the totals.
-        Ok::<_, crate::error::Error>(match day.pred_opt() {
-            Some(previous) => crate::ledger::balances::between(db, None, previous)
-                .await?
-                .get(&account.id)
-                .map(|t| t.net_debit())
-                .unwrap_or_default(),
-            None => Decimal::ZERO,
-        })
-    };
-    let opening = match from {
-        Some(from) => net_before(from).await?,
-        None => Decimal::ZERO,
-    };
+    let opening = net_debit_before(db, account.id, from).await?;
     // A page continued after a position inside the range starts from the balance
     // after that position; a position before `from` is the range's start.
     let after = after.filter(|p| from.is_none_or(|from| p.date >= from));
-    let mut running = match after {
-        Some(p) => net_before(p.date).await? + net_of_day_through(db, account.id, p).await?,
+    let running = match after {
+        Some(p) => {
+            net_debit_before(db, account.id, Some(p.date)).await? + net_of_day_through(db, account.id, p).await?
+        }
         None => opening,
     };
-    // Concrete bounds, so that every plan is one index range of the account's lines.
-    let lower = from.unwrap_or(EARLIEST);
-    let upper = to.unwrap_or(FAR_FUTURE);
-    let start = after.unwrap_or(LedgerPosition {
-        date: lower,
-        sequence: i32::MIN,
-        entry_id: Uuid::nil(),
-        line_no: i32::MIN,
-    });
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            r#"SELECT l.entry_id, l.entry_date, e.sequence, l.line_no, l.debit, l.credit, l.memo
-                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
-                WHERE l.account_id = $1 AND e.status <> 'DRAFT'
-                  AND l.entry_date >= $2 AND l.entry_date <= $3
-                  AND (l.entry_date, e.sequence, l.entry_id, l.line_no) > ($2, $4, $5, $6)
-                ORDER BY l.entry_date, e.sequence, l.entry_id, l.line_no
-                LIMIT $7"#,
-            [
-                account.id.into(),
-                start.date.max(lower).into(),
-                upper.into(),
-                start.sequence.into(),
-                start.entry_id.into(),
-                start.line_no.into(),
-                ((limit + 1) as i64).into(),
-            ],
-        ))
-        .await?;
-    let has_next = rows.len() as u64 > limit;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
-        let (debit, credit): (Decimal, Decimal) = (row.try_get("", "debit")?, row.try_get("", "credit")?);
-        running += debit - credit;
-        let position = LedgerPosition {
-            date: row.try_get("", "entry_date")?,
-            sequence: row.try_get::<Option<i32>>("", "sequence")?.unwrap_or_default(),
-            entry_id: row.try_get("", "entry_id")?,
-            line_no: row.try_get("", "line_no")?,
-        };
-        out.push(LedgerRow {
-            entry_id: position.entry_id,
-            date: position.date,
-            debit,
-            credit,
-            running_balance: account.normal_balance.signed(running),
-            memo: row.try_get("", "memo")?,
-            position,
-        });
-    }
+    let range = LedgerRange { from, to };
+    let (rows, has_next) = ledger_lines(db, account, range, after, running, limit).await?;
     let total = match total {
         Total::NotWanted => None,
         Total::Wanted => {
+            let (lower, upper) = range.bounds();
             let row = db
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -360,11 +349,107 @@ pub async fn general_ledger(
         }
     };
     Ok(LedgerPage {
-        rows: out,
+        rows,
         has_next,
         total,
         opening_balance: account.normal_balance.signed(opening),
     })
+}
+
+/// The dates of a ledger: `from..=to`, either end open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerRange {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+impl LedgerRange {
+    /// Concrete bounds, so that every plan is one index range of the account's lines.
+    fn bounds(&self) -> (NaiveDate, NaiveDate) {
+        (self.from.unwrap_or(EARLIEST), self.to.unwrap_or(FAR_FUTURE))
+    }
+}
+
+/// The account's debits minus credits of posted lines dated before `day` (zero without
+/// a day: the beginning), from the kept totals.
+pub async fn net_debit_before(db: &impl ConnectionTrait, account_id: Uuid, day: Option<NaiveDate>) -> Result<Decimal> {
+    match day.and_then(|day| day.pred_opt()) {
+        Some(previous) => Ok(balances::between(db, None, previous)
+            .await?
+            .get(&account_id)
+            .map(Totals::net_debit)
+            .unwrap_or_default()),
+        None => Ok(Decimal::ZERO),
+    }
+}
+
+/// One statement of the general ledger: at most `limit` posted lines of `account` in
+/// `range` after the position `after` (from the range's start without one), in ledger
+/// order, each with its running balance continuing from `running` (the net debit before
+/// the first line). Also whether more lines follow. [`general_ledger`] pages with it; an
+/// export walks the whole range with it, carrying the running balance from chunk to chunk.
+pub async fn ledger_lines(
+    db: &impl ConnectionTrait,
+    account: &account::Model,
+    range: LedgerRange,
+    after: Option<LedgerPosition>,
+    mut running: Decimal,
+    limit: u64,
+) -> Result<(Vec<LedgerRow>, bool)> {
+    let (lower, upper) = range.bounds();
+    let start = after.unwrap_or(LedgerPosition {
+        date: lower,
+        sequence: i32::MIN,
+        entry_id: Uuid::nil(),
+        line_no: i32::MIN,
+    });
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            r#"SELECT l.entry_id, l.entry_date, e.sequence, l.line_no, l.debit, l.credit, l.memo,
+                      e.number, e.description, e.reference
+                 FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id
+                WHERE l.account_id = $1 AND e.status <> 'DRAFT'
+                  AND l.entry_date >= $2 AND l.entry_date <= $3
+                  AND (l.entry_date, e.sequence, l.entry_id, l.line_no) > ($2, $4, $5, $6)
+                ORDER BY l.entry_date, e.sequence, l.entry_id, l.line_no
+                LIMIT $7"#,
+            [
+                account.id.into(),
+                start.date.max(lower).into(),
+                upper.into(),
+                start.sequence.into(),
+                start.entry_id.into(),
+                start.line_no.into(),
+                (i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1).into(),
+            ],
+        ))
+        .await?;
+    let has_next = rows.len() as u64 > limit;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows.into_iter().take(usize::try_from(limit).unwrap_or(usize::MAX)) {
+        let (debit, credit): (Decimal, Decimal) = (row.try_get("", "debit")?, row.try_get("", "credit")?);
+        running += debit - credit;
+        let position = LedgerPosition {
+            date: row.try_get("", "entry_date")?,
+            sequence: row.try_get::<Option<i32>>("", "sequence")?.unwrap_or_default(),
+            entry_id: row.try_get("", "entry_id")?,
+            line_no: row.try_get("", "line_no")?,
+        };
+        out.push(LedgerRow {
+            entry_id: position.entry_id,
+            entry_number: row.try_get("", "number")?,
+            description: row.try_get("", "description")?,
+            reference: row.try_get("", "reference")?,
+            date: position.date,
+            debit,
+            credit,
+            running_balance: account.normal_balance.signed(running),
+            memo: row.try_get("", "memo")?,
+            position,
+        });
+    }
+    Ok((out, has_next))
 }
 
 /// Debits minus credits of the account's posted lines dated on `through.date`, up to

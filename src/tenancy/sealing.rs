@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -36,6 +38,8 @@ pub enum SealError {
 pub struct MasterKey {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// The key itself, for [`Sealer::derive_key`] (shared: a clone copies no secret).
+    secret: Arc<SecretBox<[u8; 32]>>,
 }
 
 impl MasterKey {
@@ -48,7 +52,13 @@ impl MasterKey {
         // The id is a short hash of the key: it names the key without revealing it.
         let id = hex::encode(&Sha256::digest([b"nusa-key-id:".as_slice(), &bytes].concat())[..4]);
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|_| SealError::BadKey)?;
-        Ok(MasterKey { id, cipher })
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(&bytes);
+        Ok(MasterKey {
+            id,
+            cipher,
+            secret: Arc::new(SecretBox::new(Box::new(secret))),
+        })
     }
 
     /// A fresh random key, base64-encoded (for the embedded default and tests).
@@ -124,6 +134,21 @@ impl Sealer {
             .map_err(|_| SealError::Malformed)
     }
 
+    /// A key for one `purpose` (such as signing export links), derived from the current
+    /// master key: HMAC-SHA256(master key, "nusa-journal/" + purpose). Every instance
+    /// with the same master key derives the same key; a key of one purpose says nothing
+    /// about the master key or another purpose's key. After a rotation the derived keys
+    /// change too (what they signed, such as 5-minute links, stops verifying).
+    pub fn derive_key(&self, purpose: &str) -> SecretBox<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.current.secret.expose_secret())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(b"nusa-journal/");
+        mac.update(purpose.as_bytes());
+        let derived: [u8; 32] = mac.finalize().into_bytes().into();
+        SecretBox::new(Box::new(derived))
+    }
+
     /// True when the value was sealed with an old key and should be re-sealed.
     pub fn needs_reseal(&self, sealed: &str) -> bool {
         sealed.split('.').nth(1) != Some(self.current.id.as_str())
@@ -187,6 +212,20 @@ mod tests {
         assert!(rotated.open(tenant, &sealed_old).is_ok());
         assert!(rotated.needs_reseal(&sealed_old));
         assert!(!rotated.needs_reseal(&rotated.seal(tenant, &secret).expect("seal")));
+    }
+
+    #[test]
+    fn derived_keys_depend_on_the_purpose_and_the_master_key() {
+        let key = MasterKey::generate_base64();
+        let one = Sealer::new(MasterKey::from_base64(&key).unwrap_or_else(|e| panic!("{e}")), vec![]);
+        let same = Sealer::new(MasterKey::from_base64(&key).unwrap_or_else(|e| panic!("{e}")), vec![]);
+        let links = one.derive_key("export-links");
+        assert_eq!(links.expose_secret(), same.derive_key("export-links").expose_secret());
+        assert_ne!(links.expose_secret(), one.derive_key("other").expose_secret());
+        assert_ne!(
+            links.expose_secret(),
+            sealer().derive_key("export-links").expose_secret()
+        );
     }
 
     #[test]

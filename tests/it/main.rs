@@ -13,6 +13,7 @@ mod books;
 mod books_in;
 mod budgets;
 mod embedded;
+mod exports;
 mod fiscal_years;
 mod foundation;
 mod frontend;

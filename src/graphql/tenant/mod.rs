@@ -6,6 +6,7 @@ pub mod answer_shape;
 mod audit;
 pub mod cache;
 mod company;
+mod exports;
 mod fiscal;
 mod imports;
 mod journal;
@@ -44,6 +45,7 @@ pub struct TenantMutation(
     journal::JournalMutation,
     fiscal::FiscalMutation,
     imports::ImportsMutation,
+    exports::ExportsMutation,
 );
 
 /// The tenant a request is for: its slug, its own database, what its token may do.
@@ -113,10 +115,18 @@ pub fn check_answer_shape(request: &mut Request, operation: Option<OperationType
     answer_shape::mutation_answer_refusal(document, name.as_deref())
 }
 
-/// A selected query needs the READ scope, a selected mutation the WRITE scope. (A
-/// document that selects no operation fails at execution, before any resolver.)
-pub fn check_scope(operation: Option<OperationType>, scopes: &[Scope]) -> Result<(), Error> {
+/// Mutations that write nothing and so need only READ, the one exception to "mutations
+/// need WRITE": `createExportLink` signs a download of what the token may read anyway.
+pub const READ_ONLY_MUTATIONS: [&str; 1] = ["createExportLink"];
+
+/// A selected query needs the READ scope, a selected mutation the WRITE scope, unless
+/// every field it selects at its root is one of [`READ_ONLY_MUTATIONS`] (then READ).
+/// (A document that selects no operation fails at execution, before any resolver.)
+pub fn check_scope(request: &mut Request, operation: Option<OperationType>, scopes: &[Scope]) -> Result<(), Error> {
     let (needed, refusal) = match operation {
+        Some(OperationType::Mutation) if only_read_only_mutations(request) => {
+            (Scope::Read, "this token may only write (it lacks the READ scope)")
+        }
         Some(OperationType::Mutation) => (Scope::Write, "this token may only read (it lacks the WRITE scope)"),
         Some(OperationType::Query) => (Scope::Read, "this token may only write (it lacks the READ scope)"),
         Some(OperationType::Subscription) | None => return Ok(()),
@@ -126,6 +136,38 @@ pub fn check_scope(operation: Option<OperationType>, scopes: &[Scope]) -> Result
     } else {
         Err(Error::Forbidden(refusal.into()))
     }
+}
+
+/// Whether the selected operation's root selects only [`READ_ONLY_MUTATIONS`] (and
+/// `__typename`). A fragment at the root counts as writing: the exception is kept to
+/// what can be read at a glance.
+fn only_read_only_mutations(request: &mut Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
+        return false;
+    };
+    let operation = match (&document.operations, wanted) {
+        (DocumentOperations::Single(op), _) => op,
+        (DocumentOperations::Multiple(ops), Some(name)) => match ops.get(name.as_str()) {
+            Some(op) => op,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.values().next() {
+            Some(op) => op,
+            None => return false,
+        },
+        (DocumentOperations::Multiple(_), None) => return false,
+    };
+    let items = &operation.node.selection_set.node.items;
+    !items.is_empty()
+        && items.iter().all(|item| match &item.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                name == "__typename" || READ_ONLY_MUTATIONS.contains(&name)
+            }
+            Selection::FragmentSpread(_) | Selection::InlineFragment(_) => false,
+        })
 }
 
 #[cfg(test)]
@@ -142,14 +184,39 @@ mod tests {
         let mut mutation = Request::new("mutation { updateCompany(input: {}) { name } }");
         let selected = selected_operation(&mut mutation);
         assert_eq!(selected, Some(OperationType::Mutation));
-        assert!(check_scope(selected, &[Scope::Read]).is_err());
-        assert!(check_scope(selected, &[Scope::Read, Scope::Write]).is_ok());
-        assert!(check_scope(Some(OperationType::Query), &[Scope::Read]).is_ok());
+        assert!(check_scope(&mut mutation, selected, &[Scope::Read]).is_err());
+        assert!(check_scope(&mut mutation, selected, &[Scope::Read, Scope::Write]).is_ok());
+        let mut read = Request::new("{ company { name } }");
+        assert!(check_scope(&mut read, Some(OperationType::Query), &[Scope::Read]).is_ok());
         assert!(
-            check_scope(Some(OperationType::Query), &[Scope::Write]).is_err(),
+            check_scope(&mut read, Some(OperationType::Query), &[Scope::Write]).is_err(),
             "WRITE alone cannot read"
         );
-        assert!(check_scope(selected, &[Scope::Write]).is_ok());
+        assert!(check_scope(&mut mutation, selected, &[Scope::Write]).is_ok());
         assert_eq!(selected_operation(&mut Request::new("{ nope")), None);
+    }
+
+    #[test]
+    fn create_export_link_alone_needs_only_read() {
+        let link = r#"createExportLink(path: "exports/accounts.csv")"#;
+        let mut alone = Request::new(format!("mutation {{ {link} __typename }}"));
+        let selected = selected_operation(&mut alone);
+        assert!(check_scope(&mut alone, selected, &[Scope::Read]).is_ok());
+        assert!(
+            check_scope(&mut alone, selected, &[Scope::Write]).is_err(),
+            "it needs READ"
+        );
+        let mut with_a_write = Request::new(format!("mutation {{ {link} updateCompany(input: {{}}) {{ name }} }}"));
+        let selected = selected_operation(&mut with_a_write);
+        assert!(check_scope(&mut with_a_write, selected, &[Scope::Read]).is_err());
+        let mut through_a_fragment = Request::new(format!("mutation {{ ...F }} fragment F on Mutation {{ {link} }}"));
+        let selected = selected_operation(&mut through_a_fragment);
+        assert!(check_scope(&mut through_a_fragment, selected, &[Scope::Read]).is_err());
+        let mut named = Request::new(format!(
+            "mutation A {{ {link} }} mutation B {{ updateCompany(input: {{}}) {{ name }} }}"
+        ))
+        .operation_name("A");
+        let selected = selected_operation(&mut named);
+        assert!(check_scope(&mut named, selected, &[Scope::Read]).is_ok());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -76,7 +76,9 @@ pub struct EntryFilter {
 }
 
 impl EntryFilter {
-    fn condition(&self) -> Condition {
+    /// The filter as a condition on `journal_entry` (columns qualified where another
+    /// table could share their name).
+    pub(crate) fn condition(&self) -> Condition {
         let mut condition = Condition::all();
         if let Some(status) = self.status {
             condition = condition.add(entry::Column::Status.eq(status));
@@ -123,4 +125,134 @@ pub async fn list(
     let after = after.map(EntryCursor::parse).transpose()?.map(|cursor| cursor.after());
     let order = [entry::Column::Date, entry::Column::CreatedAt, entry::Column::Id];
     paging::fetch::<entry::Entity>(db, filter.condition(), &order, after, first, total).await
+}
+
+/// A line in journal order: the entry's date, creation time and id, then the line's number.
+/// Unique, and the order of [`list`] with each entry's lines in line order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalLinePosition {
+    pub date: NaiveDate,
+    pub created_at: DateTime<FixedOffset>,
+    pub entry_id: Uuid,
+    pub line_no: i32,
+}
+
+/// One line of the journal with what an export shows of its entry.
+#[derive(Debug, Clone)]
+pub struct JournalLineRow {
+    pub entry_id: Uuid,
+    /// The entry's number (none for a draft).
+    pub number: Option<String>,
+    pub date: NaiveDate,
+    pub created_at: DateTime<FixedOffset>,
+    pub description: String,
+    pub reference: Option<String>,
+    pub line_no: i32,
+    pub account_id: Uuid,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub memo: Option<String>,
+}
+
+impl JournalLineRow {
+    pub fn position(&self) -> JournalLinePosition {
+        JournalLinePosition {
+            date: self.date,
+            created_at: self.created_at,
+            entry_id: self.entry_id,
+            line_no: self.line_no,
+        }
+    }
+}
+
+/// Which entries' lines [`lines_in_journal_order`] reads: those of `filter`; with
+/// `booked_only`, only entries that count in the balances (posted, reversed or not).
+#[derive(Debug, Clone, Default)]
+pub struct JournalLines {
+    pub filter: EntryFilter,
+    pub booked_only: bool,
+}
+
+/// At most `limit` lines of the matching entries after `after`, in journal order (the
+/// order of [`list`], lines by number within an entry): one statement, walking the
+/// entries' date index, so a caller reads any number of lines in bounded chunks.
+pub async fn lines_in_journal_order(
+    db: &impl ConnectionTrait,
+    which: &JournalLines,
+    after: Option<JournalLinePosition>,
+    limit: u64,
+) -> Result<Vec<JournalLineRow>> {
+    use sea_orm::sea_query::{Alias, PostgresQueryBuilder};
+    use sea_orm::{DbBackend, Statement};
+    let mut condition = which.filter.condition();
+    if which.booked_only {
+        condition = condition.add(entry::Column::Status.ne(EntryStatus::Draft));
+    }
+    if let Some(p) = after {
+        // Written as "the entry at or after the position's" (an index condition on
+        // `journal_entry_date_idx`, so a chunk starts where the last ended instead of
+        // filtering every earlier line) and "not a line already read".
+        let entry_key = || {
+            Expr::tuple([
+                Expr::col((entry::Entity, entry::Column::Date)),
+                Expr::col((entry::Entity, entry::Column::CreatedAt)),
+                Expr::col((entry::Entity, entry::Column::Id)),
+            ])
+        };
+        let position = || Expr::tuple([Expr::val(p.date), Expr::val(p.created_at), Expr::val(p.entry_id)]);
+        condition = condition.add(entry_key().gte(position())).add(
+            Condition::any()
+                .add(entry_key().gt(position()))
+                .add(Expr::col((line::Entity, line::Column::LineNo)).gt(p.line_no)),
+        );
+    }
+    let mut query = Query::select();
+    for (table, column) in [
+        (Alias::new("journal_entry"), "id"),
+        (Alias::new("journal_entry"), "number"),
+        (Alias::new("journal_entry"), "date"),
+        (Alias::new("journal_entry"), "created_at"),
+        (Alias::new("journal_entry"), "description"),
+        (Alias::new("journal_entry"), "reference"),
+        (Alias::new("journal_line"), "line_no"),
+        (Alias::new("journal_line"), "account_id"),
+        (Alias::new("journal_line"), "debit"),
+        (Alias::new("journal_line"), "credit"),
+        (Alias::new("journal_line"), "memo"),
+    ] {
+        query.column((table, Alias::new(column)));
+    }
+    query
+        .from(line::Entity)
+        .inner_join(
+            entry::Entity,
+            Expr::col((entry::Entity, entry::Column::Id)).equals((line::Entity, line::Column::EntryId)),
+        )
+        .cond_where(condition)
+        .order_by((entry::Entity, entry::Column::Date), sea_orm::Order::Asc)
+        .order_by((entry::Entity, entry::Column::CreatedAt), sea_orm::Order::Asc)
+        .order_by((entry::Entity, entry::Column::Id), sea_orm::Order::Asc)
+        .order_by((line::Entity, line::Column::LineNo), sea_orm::Order::Asc)
+        .limit(limit);
+    let (sql, values) = query.build(PostgresQueryBuilder);
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(JournalLineRow {
+                entry_id: row.try_get("", "id")?,
+                number: row.try_get("", "number")?,
+                date: row.try_get("", "date")?,
+                created_at: row.try_get("", "created_at")?,
+                description: row.try_get("", "description")?,
+                reference: row.try_get("", "reference")?,
+                line_no: row.try_get("", "line_no")?,
+                account_id: row.try_get("", "account_id")?,
+                debit: row.try_get("", "debit")?,
+                credit: row.try_get("", "credit")?,
+                memo: row.try_get("", "memo")?,
+            })
+        })
+        .collect()
 }
