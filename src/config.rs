@@ -156,8 +156,9 @@ pub struct ExportLimits {
     pub max_per_tenant: usize,
     /// `EXPORT_TIMEOUT_MS`: longest an export may stream; past it the transfer is cut.
     pub timeout: Duration,
-    /// `EXPORT_STALL_TIMEOUT_MS`: longest the client may take no data while the next
-    /// piece waits; past it the transfer is cut and the connection released.
+    /// `EXPORT_STALL_TIMEOUT_MS`: longest the next piece (5,000 rows) may wait for the
+    /// client to take the previous one; past it the transfer is cut and the connection
+    /// released (a client must keep up at least that rate).
     pub stall_timeout: Duration,
 }
 

@@ -18,8 +18,9 @@
 //!   the size of the ledger.
 //!
 //! The producer stops, and with it the transaction, the connection and both places, when
-//! the export passes `EXPORT_TIMEOUT_MS`, when the client takes no data for
-//! `EXPORT_STALL_TIMEOUT_MS`, when the client goes away, or on an error. A stop before
+//! the export passes `EXPORT_TIMEOUT_MS`, when a piece waits longer than
+//! `EXPORT_STALL_TIMEOUT_MS` for the client to take the one before, when the client goes
+//! away, or on an error. A stop before
 //! the end makes the body end in an error, so the server aborts the transfer (no final
 //! chunk): the client sees a broken download, never a file that looks complete.
 

@@ -24,6 +24,7 @@ mod neighbours;
 mod operability;
 mod operations;
 mod restores;
+mod round_trip;
 mod schema;
 mod statements;
 mod tenancy;
