@@ -7,10 +7,10 @@
 /// The columns, cells and dialects shared by imports and exports.
 pub mod format;
 
-/// Importing a chart or entries from CSV, with every error by row and column.
-pub mod import;
 /// Reports as CSV files, read chunk by chunk from one snapshot.
 pub mod export;
+/// Importing a chart or entries from CSV, with every error by row and column.
+pub mod import;
 
 /// Signed, short-lived download links for exports (`createExportLink`).
 pub mod links;

@@ -90,7 +90,10 @@ async fn an_exported_chart_and_journal_import_into_an_empty_tenant_with_equal_tr
         )
         .await;
     source
-        .post("2026-03-01", json!([dr("6-2001", "4000000"), cr("1-1109", "400000"), cr("1-1101", "3600000")]))
+        .post(
+            "2026-03-01",
+            json!([dr("6-2001", "4000000"), cr("1-1109", "400000"), cr("1-1101", "3600000")]),
+        )
         .await;
     // A draft stays behind: the journal export holds the entries that count.
     source
@@ -116,7 +119,10 @@ async fn an_exported_chart_and_journal_import_into_an_empty_tenant_with_equal_tr
         app: &app,
         tenant: TestTenant {
             slug,
-            token: body["data"]["createTenant"]["token"].as_str().expect("token").to_owned(),
+            token: body["data"]["createTenant"]["token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
         },
     };
     assert_eq!(target.ok(CHART, json!({})).await["accounts"]["totalCount"], 0);
@@ -125,7 +131,10 @@ async fn an_exported_chart_and_journal_import_into_an_empty_tenant_with_equal_tr
     let source_chart = chart(&source).await;
     assert_eq!(imported["accountsCreated"], source_chart.len());
     let imported = import(&app, &target.tenant, "entries", "dryRun=false&post=true", journal).await;
-    assert_eq!(imported["entriesCreated"], 4, "opening, sale, its reversal, expense: {imported}");
+    assert_eq!(
+        imported["entriesCreated"], 4,
+        "opening, sale, its reversal, expense: {imported}"
+    );
 
     assert_eq!(chart(&target).await, source_chart, "equal charts");
     let (from, to) = (
@@ -135,7 +144,10 @@ async fn an_exported_chart_and_journal_import_into_an_empty_tenant_with_equal_tr
     assert_eq!(from["trialBalance"]["totalDebit"], "25750000.50");
     assert_eq!(to, from, "equal trial balances");
     let kept = target
-        .ok("{ journalEntries(first: 10) { nodes { description reference sourceNumber } } }", json!({}))
+        .ok(
+            "{ journalEntries(first: 10) { nodes { description reference sourceNumber } } }",
+            json!({}),
+        )
         .await;
     let sale = kept["journalEntries"]["nodes"]
         .as_array()
@@ -145,5 +157,8 @@ async fn an_exported_chart_and_journal_import_into_an_empty_tenant_with_equal_tr
         .cloned()
         .expect("the sale");
     assert_eq!(sale["reference"], "=cmd|' /C calc'!A0", "neutralised out, read back in");
-    assert!(sale["sourceNumber"].as_str().is_some_and(|n| n.starts_with("JE/2026/")), "{sale}");
+    assert!(
+        sale["sourceNumber"].as_str().is_some_and(|n| n.starts_with("JE/2026/")),
+        "{sale}"
+    );
 }
