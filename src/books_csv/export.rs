@@ -34,8 +34,11 @@ use crate::ledger::paging::Total;
 use crate::ledger::reports::{self, LedgerPosition, LedgerRange};
 use crate::ledger::statements::{self, Language, Periodicity, MAX_COMPARE};
 
-/// Rows read by one statement (and written as one chunk of the file).
-pub const CHUNK_ROWS: u64 = 5_000;
+/// Rows read by one statement (and written as one chunk of the file). A row holds at
+/// most a description (500 characters), a reference (100) and a memo
+/// (`posting::MAX_MEMO_CHARS`, 2,000): about 11 KB, so a piece is at most about 11 MB
+/// however a tenant fills its text.
+pub const CHUNK_ROWS: u64 = 1_000;
 
 /// Longest `search` text of a journal export.
 const MAX_SEARCH_CHARS: usize = 200;

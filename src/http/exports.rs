@@ -96,6 +96,15 @@ async fn start(
     received: std::time::Instant,
 ) -> std::result::Result<Response, Refused> {
     let anonymous = |error| Refused { tenant: None, error };
+    // HTTP/1.0 has no chunked encoding: the end of the body is the end of the connection,
+    // so a transfer cut by an error would look like a complete file (also to a proxy
+    // that speaks HTTP/1.0 upstream, as nginx does unless told `proxy_http_version 1.1`).
+    if parts.version < axum::http::Version::HTTP_11 {
+        return Err(anonymous(Error::BadRequest {
+            status: axum::http::StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            message: "exports are streamed and need HTTP/1.1 or later (a cut transfer must not look complete)".into(),
+        }));
+    }
     let Path((raw_slug, file)) = Path::<(String, String)>::from_request_parts(parts, state)
         .await
         .map_err(|_| anonymous(Error::InvalidTenantSlug("the path is not valid UTF-8".into())))?;

@@ -12,8 +12,8 @@ use crate::ledger::money::{format_amount, parse_amount};
 pub const MAX_LINES: usize = 5000;
 
 /// Longest memo of a line, in characters: a note, not a document (every read of the
-/// entry carries it).
-pub const MAX_MEMO_CHARS: usize = 10_000;
+/// entry carries it, and an export's piece of `CHUNK_ROWS` lines must stay small).
+pub const MAX_MEMO_CHARS: usize = 2_000;
 
 /// A line as the client sent it. It names its account by `account_id` or by
 /// `account_code`; the journal commands turn a code into an id

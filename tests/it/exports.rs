@@ -496,6 +496,17 @@ async fn bad_parameters_and_callers_are_refused_before_any_byte() {
     assert_eq!(error_code(&serde_json::from_slice(&body).expect("json")), "NOT_FOUND");
     let (status, _, _) = books.export("exports/secrets.csv").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // HTTP/1.0 cannot tell a cut transfer from a complete one: refused.
+    let old = books
+        .app
+        .client
+        .get(format!("{}/{}/exports/accounts.csv", books.app.base, books.tenant.slug))
+        .version(reqwest::Version::HTTP_10)
+        .bearer_auth(&books.tenant.token)
+        .send()
+        .await
+        .expect("HTTP/1.0 request");
+    assert_eq!(old.status(), StatusCode::HTTP_VERSION_NOT_SUPPORTED);
 
     // Callers: none, another tenant's, a write-only token; a READ token is enough.
     let path = format!("exports/general-ledger.csv?accountId={kas}");
