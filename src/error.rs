@@ -90,6 +90,13 @@ impl Error {
         }
     }
 
+    /// `TENANT_READ_ONLY`: a restore (or a move) has paused the tenant's writes.
+    pub fn writes_paused() -> Self {
+        Error::TenantReadOnly(
+            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
+        )
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Error::BadRequest {
             status: StatusCode::BAD_REQUEST,
@@ -296,9 +303,7 @@ pub fn from_sqlstate(code: &str) -> Option<Error> {
             field: None,
             message: "a value that must be unique is taken".into(),
         },
-        "42501" => Error::TenantReadOnly(
-            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
-        ),
+        "42501" => Error::writes_paused(),
         "57P01" | "57P02" | "57P03" => Error::TenantUnavailable("the tenant database is unavailable".into()),
         connection if connection.starts_with("08") => {
             Error::TenantUnavailable("the tenant database is unavailable".into())

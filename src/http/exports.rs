@@ -48,6 +48,7 @@ use crate::books_csv::export::{query_pairs, Export, ExportRequest, Report};
 use crate::books_csv::links::ExportLinks;
 use crate::config::ExportLimits;
 use crate::error::Error;
+use crate::graphql::tenant::require_scope;
 use crate::ledger::reports;
 use crate::tenancy::connections::TenantLease;
 use crate::tenancy::sealing::Sealer;
@@ -133,11 +134,7 @@ async fn start(
         tenant: Some(label.clone()),
         error,
     };
-    if !tenant.scopes.contains(&Scope::Read) {
-        return Err(known(Error::Forbidden(
-            "this token may only write (it lacks the READ scope)".into(),
-        )));
-    }
+    require_scope(&tenant.scopes, Scope::Read).map_err(known)?;
     let request = ExportRequest::parse(report, &pairs).map_err(known)?;
     let admitted = state.admission.admit(tenant.tenant.id).map_err(known)?;
     let place = state.exports.places.admit(tenant.tenant.id).map_err(known)?;

@@ -27,6 +27,7 @@ use super::tenant::{AuthorisedTenant, Received};
 use super::AppState;
 use crate::books_csv::import::{self, entries::EntryImport, ImportResult};
 use crate::error::{Error, Result};
+use crate::graphql::tenant::require_scope;
 use crate::tenancy::tokens::Scope;
 
 /// Which file an upload holds.
@@ -96,16 +97,10 @@ async fn serve(State(state): State<AppState>, received: Received, request: Reque
 }
 
 async fn run(state: &AppState, tenant: &AuthorisedTenant, request: Request, kind: Kind) -> Result<ImportResult> {
-    if !tenant.scopes.contains(&Scope::Write) {
-        return Err(Error::Forbidden(
-            "this token may only read (it lacks the WRITE scope)".into(),
-        ));
-    }
+    require_scope(&tenant.scopes, Scope::Write)?;
     let _admitted = state.admission.admit(tenant.tenant.id)?;
     if tenant.tenant.writes_paused {
-        return Err(Error::TenantReadOnly(
-            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
-        ));
+        return Err(Error::writes_paused());
     }
     let params: Params = serde_urlencoded::from_str(request.uri().query().unwrap_or("")).map_err(|e| {
         Error::bad_request(format!(

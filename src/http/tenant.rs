@@ -521,9 +521,7 @@ async fn serve(
         };
     }
     if tenant.tenant.writes_paused && prepared.selects_mutation() {
-        let paused = Error::TenantReadOnly(
-            "the company's books are being restored: writes are paused, reads go on; try again shortly".into(),
-        );
+        let paused = Error::writes_paused();
         return Outcome::failed(label, operation, paused, media);
     }
     let all_refused = prepared.all_refused();

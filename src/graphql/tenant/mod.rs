@@ -123,13 +123,20 @@ pub const READ_ONLY_MUTATIONS: [&str; 1] = ["createExportLink"];
 /// every field it selects at its root is one of [`READ_ONLY_MUTATIONS`] (then READ).
 /// (A document that selects no operation fails at execution, before any resolver.)
 pub fn check_scope(request: &mut Request, operation: Option<OperationType>, scopes: &[Scope]) -> Result<(), Error> {
-    let (needed, refusal) = match operation {
-        Some(OperationType::Mutation) if only_read_only_mutations(request) => {
-            (Scope::Read, "this token may only write (it lacks the READ scope)")
-        }
-        Some(OperationType::Mutation) => (Scope::Write, "this token may only read (it lacks the WRITE scope)"),
-        Some(OperationType::Query) => (Scope::Read, "this token may only write (it lacks the READ scope)"),
+    let needed = match operation {
+        Some(OperationType::Mutation) if only_read_only_mutations(request) => Scope::Read,
+        Some(OperationType::Mutation) => Scope::Write,
+        Some(OperationType::Query) => Scope::Read,
         Some(OperationType::Subscription) | None => return Ok(()),
+    };
+    require_scope(scopes, needed)
+}
+
+/// `FORBIDDEN` unless the token has `needed` (every route of a tenant asks here).
+pub fn require_scope(scopes: &[Scope], needed: Scope) -> Result<(), Error> {
+    let refusal = match needed {
+        Scope::Read => "this token may only write (it lacks the READ scope)",
+        Scope::Write => "this token may only read (it lacks the WRITE scope)",
     };
     if scopes.contains(&needed) {
         Ok(())
